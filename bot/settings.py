@@ -1,0 +1,115 @@
+"""Settings read once from the environment, with embedded defaults for a laptop.
+
+Every variable is listed with its purpose and default in `.env.example`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TWILIO_API_BASE_URL = "https://api.twilio.com"
+RULE_SETS = ("hpsm-2022", "dhcs-2024")
+
+
+def _var_dir() -> Path:
+    return Path(os.environ.get("VAR_DIR", PROJECT_ROOT / "var"))
+
+
+def _load_or_create_secret(path: Path) -> str:
+    """Return the development secret kept at `path`, creating it on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The product's configuration; build it with `get_settings()`."""
+
+    var_dir: Path
+    database_url: str
+    redis_url: str | None
+    app_secret: str
+    rasa_auth_token: str | None
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    twilio_from_number: str | None
+    twilio_api_base_url: str
+    public_base_url: str | None
+    eligibility_rule_set: str
+    allowed_origins: tuple[str, ...]
+    retention_days: int
+    log_level: str
+    rasa_url: str = "http://127.0.0.1:5005"
+    action_server_url: str = "http://127.0.0.1:5055/webhook"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def twilio_configured(self) -> bool:
+        """Whether all three Twilio credentials are set, so SMS is really sent."""
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and self.twilio_from_number
+        )
+
+
+def load_settings(environ: dict | None = None) -> Settings:
+    """Build settings from `environ` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    var_dir = Path(env.get("VAR_DIR", _var_dir()))
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'hpsm.db'}"
+    app_secret = env.get("APP_SECRET") or _load_or_create_secret(
+        var_dir / "app_secret"
+    )
+    rule_set = env.get("ELIGIBILITY_RULE_SET") or "hpsm-2022"
+    if rule_set not in RULE_SETS:
+        raise ValueError(
+            f"ELIGIBILITY_RULE_SET={rule_set!r} is invalid; use one of {RULE_SETS}"
+        )
+    retention = env.get("RETENTION_DAYS") or "365"
+    if not retention.isdigit() or int(retention) < 1:
+        raise ValueError(
+            f"RETENTION_DAYS={retention!r} is invalid; use a whole number of days"
+        )
+    return Settings(
+        var_dir=var_dir,
+        database_url=database_url,
+        redis_url=env.get("REDIS_URL") or None,
+        app_secret=app_secret,
+        rasa_auth_token=env.get("RASA_AUTH_TOKEN") or None,
+        twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
+        twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
+        twilio_from_number=env.get("TWILIO_FROM_NUMBER") or None,
+        twilio_api_base_url=(
+            env.get("TWILIO_API_BASE_URL") or DEFAULT_TWILIO_API_BASE_URL
+        ).rstrip("/"),
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        eligibility_rule_set=rule_set,
+        allowed_origins=_split(env.get("ALLOWED_ORIGINS", "")),
+        retention_days=int(retention),
+        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005"),
+        action_server_url=env.get(
+            "ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment once."""
+    return load_settings()
