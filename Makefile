@@ -1,0 +1,40 @@
+# Two commands matter: `make run` starts the assistant, `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Rasa 3.6 needs Python 3.10; pyenv's shim may hide it, so look in the usual places.
+PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $$p && break; done)
+
+.PHONY: run test eval venv train chromium clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (e.g. pyenv install 3.10.13)"; exit 1; }
+	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.0"
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+train: venv
+	$(PY) -m bot.runner --train-only
+
+run: venv
+	$(PY) -m bot.runner
+
+test: venv train
+	$(PY) -m rasa data validate --fail-on-warnings --quiet
+	$(PY) -m rasa test core --stories tests/conversations --model models/hpsm.tar.gz \
+		--fail-on-prediction-errors --out var/test-results --quiet
+	$(PY) -m pytest -q
+
+eval: venv train
+	$(PY) -m rasa test nlu --nlu data/nlu --cross-validation --folds 3 \
+		--out var/nlu-eval --quiet
+	$(PY) -m bot.eval_report var/nlu-eval docs/nlu-evaluation.md
+	$(PY) -m bot.readability --report
+	$(PY) -m bot.safety --report
+
+clean:
+	rm -rf var/test-results var/nlu-eval models

@@ -1,0 +1,253 @@
+"""Hand-off form: collect contact details, read them back, create the ticket."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import faq_response, latest_intent, latest_text
+from bot import answers, conversations
+from bot.handoff import HANDOFF_SLOTS, build_request, detail_to_fix, summary_values
+from bot.handoff import create_ticket
+
+logger = logging.getLogger(__name__)
+
+SENDER_PHONE = "sender"
+MAX_NAME_CHARS = 80
+MAX_CALL_TIME_CHARS = 80
+
+
+def _is_sms(tracker: Tracker) -> bool:
+    return tracker.get_latest_input_channel() == "twilio"
+
+
+class ActionStartHandoff(Action):
+    """Begin a new hand-off with a fresh id and empty contact slots."""
+
+    def name(self) -> str:
+        return "action_start_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        events: list[EventType] = [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
+        events += [
+            SlotSet("handoff_id", uuid.uuid4().hex),
+            SlotSet("handoff_use_other_phone", False),
+            SlotSet("answer_misses", 0),
+        ]
+        return events
+
+
+class ActionAskHandoffPhone(Action):
+    """Offer the number the member is texting from, or ask for a number."""
+
+    def name(self) -> str:
+        return "action_ask_handoff_phone"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        if _is_sms(tracker) and not tracker.get_slot("handoff_use_other_phone"):
+            phone = await conversations.sms_sender_phone(tracker.sender_id)
+            if phone:
+                dispatcher.utter_message(
+                    response="utter_ask_handoff_phone_sender",
+                    last_four=answers.last_four(phone),
+                )
+                return []
+        dispatcher.utter_message(response="utter_ask_handoff_phone")
+        return []
+
+
+class ActionAskHandoffConfirm(Action):
+    """Read the details back and ask the member to confirm or fix one."""
+
+    def name(self) -> str:
+        return "action_ask_handoff_confirm"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        phone = tracker.get_slot("handoff_phone")
+        if phone == SENDER_PHONE:
+            phone = await conversations.sms_sender_phone(tracker.sender_id)
+        dispatcher.utter_message(
+            response="utter_handoff_summary", **summary_values(tracker.slots, phone)
+        )
+        dispatcher.utter_message(response="utter_ask_handoff_confirm")
+        return []
+
+
+class ValidateHandoffForm(FormValidationAction):
+    """Check each contact detail; after two misses, offer a way out."""
+
+    def name(self) -> str:
+        return "validate_handoff_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[str]:
+        if tracker.slots.get("handoff_consent") == "no":
+            return [slot for slot in domain_slots if slot != "handoff_confirm"]
+        return domain_slots
+
+    def _miss(
+        self, slot: str, rephrase: str, dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+    ) -> dict[str, Any]:
+        intent = latest_intent(tracker)
+        if intent == "why_ask":
+            specific = slot == "handoff_member_id"
+            dispatcher.utter_message(
+                response="utter_why_handoff_member_id" if specific else "utter_why_handoff"
+            )
+            return {slot: None}
+        if intent == "faq" and faq_response(tracker):
+            dispatcher.utter_message(response=faq_response(tracker))
+            return {slot: None}
+        misses = int(tracker.get_slot("answer_misses") or 0) + 1
+        dispatcher.utter_message(
+            response="utter_offer_skip" if misses >= 2 else rephrase
+        )
+        return {slot: None, "answer_misses": misses}
+
+    def validate_handoff_name(self, value, dispatcher, tracker, domain):
+        name = re.sub(r"\s+", " ", latest_text(tracker)).strip()
+        if (
+            latest_intent(tracker) not in ("faq", "why_ask")
+            and 1 < len(name) <= MAX_NAME_CHARS
+            and re.search(r"[^\W\d_]", name)
+            and not re.search(r"\d{3}", name)
+        ):
+            return {"handoff_name": name, "answer_misses": 0}
+        return self._miss("handoff_name", "utter_rephrase_name", dispatcher, tracker)
+
+    async def validate_handoff_phone(self, value, dispatcher, tracker, domain):
+        text = latest_text(tracker)
+        phone = answers.parse_phone(text)
+        if phone:
+            return {"handoff_phone": phone, "answer_misses": 0}
+        offered_sender = _is_sms(tracker) and not tracker.get_slot(
+            "handoff_use_other_phone"
+        )
+        if offered_sender:
+            reply = answers.parse_yes_no(text)
+            intent = latest_intent(tracker)
+            if intent == "affirm" or (reply.kind == "value" and reply.value is True):
+                if await conversations.sms_sender_phone(tracker.sender_id):
+                    return {"handoff_phone": SENDER_PHONE, "answer_misses": 0}
+            if intent == "deny" or (reply.kind == "value" and reply.value is False):
+                return {"handoff_phone": None, "handoff_use_other_phone": True}
+        return self._miss("handoff_phone", "utter_rephrase_phone", dispatcher, tracker)
+
+    def validate_handoff_member_id(self, value, dispatcher, tracker, domain):
+        text = latest_text(tracker)
+        intent = latest_intent(tracker)
+        if intent in ("skip_question", "deny") or answers.parse_yes_no(text).value is False:
+            return {"handoff_member_id": "skipped", "answer_misses": 0}
+        member_id = answers.parse_member_id(text)
+        if member_id:
+            return {"handoff_member_id": f"id:{member_id}", "answer_misses": 0}
+        born = answers.parse_date_of_birth(text, date.today())
+        if born:
+            return {"handoff_member_id": f"dob:{born.isoformat()}", "answer_misses": 0}
+        return self._miss(
+            "handoff_member_id", "utter_rephrase_member_id", dispatcher, tracker
+        )
+
+    def validate_handoff_language(self, value, dispatcher, tracker, domain):
+        language = answers.parse_language(latest_text(tracker))
+        if language:
+            return {"handoff_language": language, "answer_misses": 0}
+        text = latest_text(tracker).strip()
+        if text.casefold() in ("other", "otro", "another"):
+            return {"handoff_language": "other", "answer_misses": 0}
+        return self._miss(
+            "handoff_language", "utter_ask_handoff_language", dispatcher, tracker
+        )
+
+    def validate_handoff_call_time(self, value, dispatcher, tracker, domain):
+        text = re.sub(r"\s+", " ", latest_text(tracker)).strip()
+        if latest_intent(tracker) in ("faq", "why_ask") or not text:
+            return self._miss(
+                "handoff_call_time", "utter_ask_handoff_call_time", dispatcher, tracker
+            )
+        return {"handoff_call_time": text[:MAX_CALL_TIME_CHARS], "answer_misses": 0}
+
+    def validate_handoff_consent(self, value, dispatcher, tracker, domain):
+        reply = answers.parse_yes_no(latest_text(tracker))
+        intent = latest_intent(tracker)
+        if intent == "affirm" or (reply.kind == "value" and reply.value is True):
+            return {"handoff_consent": "yes", "answer_misses": 0}
+        if intent == "deny" or (reply.kind == "value" and reply.value is False):
+            return {"handoff_consent": "no", "answer_misses": 0}
+        return self._miss(
+            "handoff_consent", "utter_ask_handoff_consent", dispatcher, tracker
+        )
+
+    def validate_handoff_confirm(self, value, dispatcher, tracker, domain):
+        intent = latest_intent(tracker)
+        text = latest_text(tracker)
+        detail = detail_to_fix(text, tracker.latest_message.get("entities") or [])
+        if intent == "fix_detail" or (detail and intent not in ("affirm",)):
+            if detail:
+                return {detail: None, "handoff_confirm": None}
+            dispatcher.utter_message(response="utter_ask_handoff_confirm")
+            return {"handoff_confirm": None}
+        reply = answers.parse_yes_no(text)
+        if intent == "affirm" or (reply.kind == "value" and reply.value is True):
+            return {"handoff_confirm": "yes"}
+        if intent == "deny" or (reply.kind == "value" and reply.value is False):
+            return {"handoff_confirm": "cancel"}
+        return self._miss(
+            "handoff_confirm", "utter_ask_handoff_confirm", dispatcher, tracker
+        )
+
+
+class ActionCreateTicket(Action):
+    """Create the hand-off ticket (once per hand-off) and give its reference."""
+
+    def name(self) -> str:
+        return "action_create_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        if tracker.get_slot("handoff_confirm") == "cancel":
+            dispatcher.utter_message(response="utter_handoff_cancelled")
+            return [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
+        if tracker.get_slot("handoff_consent") != "yes":
+            dispatcher.utter_message(response="utter_handoff_consent_needed")
+            return [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
+
+        phone = tracker.get_slot("handoff_phone")
+        if phone == SENDER_PHONE:
+            phone = await conversations.sms_sender_phone(tracker.sender_id)
+        request = build_request(
+            tracker.slots,
+            conversation_id=tracker.sender_id,
+            channel=tracker.get_latest_input_channel() or "rest",
+            phone=phone,
+        )
+        ticket, created = await create_ticket(request)
+        logger.info(
+            "Hand-off ticket %s (%s)", ticket.reference, "new" if created else "repeat"
+        )
+        dispatcher.utter_message(response="utter_ticket_created", reference=ticket.reference)
+        dispatcher.utter_message(response="utter_ticket_sms_note")
+        # Personal details now live only in the ticket, not in the tracker.
+        events = [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
+        events.append(SlotSet("ticket_reference", ticket.reference))
+        return events

@@ -1,0 +1,125 @@
+"""Hand-off to HPSM Care Coordination: from conversation slots to a ticket."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import date
+from functools import lru_cache
+from typing import Any, Iterable
+
+from bot.answers import last_four
+from bot.screening_view import services_of_interest
+
+HANDOFF_SLOTS = (
+    "handoff_name",
+    "handoff_phone",
+    "handoff_member_id",
+    "handoff_language",
+    "handoff_call_time",
+    "handoff_consent",
+    "handoff_confirm",
+)
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish", "zh": "Chinese", "tl": "Tagalog"}
+# Words a member uses to say which detail to fix, mapped to the slot.
+_DETAIL_WORDS = (
+    (re.compile(r"\b(name|nombre)\b"), "handoff_name"),
+    (re.compile(r"\b(phone|number|cell|tel[eé]fono|n[uú]mero)\b"), "handoff_phone"),
+    (re.compile(r"\b(time|hour|when|hora)\b"), "handoff_call_time"),
+    (re.compile(r"\b(language|idioma)\b"), "handoff_language"),
+    (re.compile(r"\b(id|birth|dob|birthday|nacimiento)\b"), "handoff_member_id"),
+)
+_DETAIL_ENTITY = {
+    "name": "handoff_name",
+    "phone": "handoff_phone",
+    "call_time": "handoff_call_time",
+    "language": "handoff_language",
+    "member_id": "handoff_member_id",
+}
+
+
+def detail_to_fix(text: str, entities: Iterable[dict]) -> str | None:
+    """Return the hand-off slot a member wants to change, if they named one."""
+    for entity in entities:
+        if entity.get("entity") == "detail" and entity.get("value") in _DETAIL_ENTITY:
+            return _DETAIL_ENTITY[entity["value"]]
+    lowered = text.casefold()
+    for pattern, slot in _DETAIL_WORDS:
+        if pattern.search(lowered):
+            return slot
+    return None
+
+
+def _member_reference(value: str | None) -> tuple[str | None, date | None]:
+    """Split the member-id slot into a member id or a date of birth."""
+    if not value or value == "skipped":
+        return None, None
+    kind, _, rest = value.partition(":")
+    if kind == "id":
+        return rest, None
+    if kind == "dob":
+        return None, date.fromisoformat(rest)
+    return None, None
+
+
+def summary_values(slots: dict[str, Any], phone: str | None) -> dict[str, str]:
+    """Return the values that the read-back response shows.
+
+    Only the phone number's last four digits and a masked member id are shown.
+    """
+    member_id, born = _member_reference(slots.get("handoff_member_id"))
+    if member_id:
+        member_display = "ID ending in " + member_id[-3:]
+    elif born:
+        member_display = "date of birth given"
+    else:
+        member_display = "not given"
+    language = slots.get("handoff_language") or slots.get("language") or "en"
+    return {
+        "name": slots.get("handoff_name") or "",
+        "phone_last_four": last_four(phone) if phone else "----",
+        "member_id_display": member_display,
+        "language_display": LANGUAGE_NAMES.get(language, language),
+        "call_time": slots.get("handoff_call_time") or "any time",
+    }
+
+
+def build_request(
+    slots: dict[str, Any], conversation_id: str, channel: str, phone: str | None
+):
+    """Build the ticket repository's hand-off request from conversation slots."""
+    from bot.tickets import HandoffRequest
+
+    member_id, born = _member_reference(slots.get("handoff_member_id"))
+    result = slots.get("screening_result")
+    scope = slots.get("screening_scope")
+    services = services_of_interest(result, scope) if result else list(scope or [])
+    return HandoffRequest(
+        conversation_id=conversation_id,
+        handoff_id=slots.get("handoff_id") or "default",
+        channel=channel,
+        name=slots.get("handoff_name"),
+        phone=phone,
+        member_id=member_id,
+        date_of_birth=born,
+        preferred_language=slots.get("handoff_language") or slots.get("language"),
+        call_time=slots.get("handoff_call_time"),
+        consent_contact=slots.get("handoff_consent") == "yes",
+        consent_share_screening=slots.get("handoff_consent") == "yes",
+        services=services,
+        screening_profile=slots.get("screening_profile") or None,
+        screening_result=result,
+    )
+
+
+@lru_cache(maxsize=1)
+def _repository():
+    from bot.db import get_session_factory
+    from bot.tickets import TicketRepository
+
+    return TicketRepository(get_session_factory())
+
+
+async def create_ticket(request):
+    """Create the ticket and its SMS outbox row in a worker thread."""
+    return await asyncio.to_thread(_repository().create_from_handoff, request)

@@ -1,0 +1,873 @@
+"""Crisis detection rule layer for English and Spanish messages.
+
+`detect_crisis` runs before NLU decides anything else. It folds the message
+(lowercase, no accents), joins a few split spellings ("my self", "O.D.'d",
+"sewer slide"), tokenizes it with the shared blank English tokenizer and maps
+every token to a canonical form: known misspellings by table ("kil",
+"mysef"), leetspeak by digit swap ("k1ll"), and words of five letters or more
+by edit distance 1 to a short list of crisis words ("suicde", "sobredosiss").
+`Matcher` rules then run on those canonical forms (the NORM attribute).
+
+The rules favour a false alarm over a miss, with these deliberate borderline
+calls (docs/crisis-detection.md lists them all):
+
+- Any mention of suicide, an overdose or self-harm raises an alarm, even about
+  the past or another person ("my brother died by suicide").
+- "kill time", "this form is killing me" and "my back is killing me" are not
+  crises; "X is going to kill me" is violence even when said in jest.
+- A stroke or heart attack is an emergency only when it is happening ("I
+  think I'm having a stroke"), not as history ("I had a stroke in 2019").
+- "I can't do this anymore" and "ya no puedo más" raise an alarm.
+
+The result never copies message text: only the category, the language and the
+name of the rule that fired.
+
+Run `python -m bot.safety --report` to measure the rules against the tables in
+tests/data and rewrite the measured section of docs/crisis-detection.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.nlp import MatcherCache, closest, fold, make_doc, squeeze
+
+logger = logging.getLogger(__name__)
+
+CATEGORIES = ("suicide", "self_harm", "overdose", "violence", "medical_emergency")
+
+
+@dataclass(frozen=True)
+class CrisisMatch:
+    """A crisis found in a message.
+
+    Attributes:
+        category: one of `CATEGORIES`.
+        language: "en" or "es", judged from the words of the message.
+        rule: name of the rule that fired, for logs and tests.
+    """
+
+    category: str
+    language: str
+    rule: str
+
+
+# --- normalization ------------------------------------------------------------
+
+# Split or dotted spellings joined before tokenizing, on folded text.
+_JOINS = (
+    (re.compile(r"\bmy\s+self\b"), "myself"),
+    (re.compile(r"\bself[\s\-]*(harm\w*|injur\w*|delet\w*)"), r"self\1"),
+    (re.compile(r"\bover[\s\-]+dos(e|ed|es|ing)\b"), r"overdos\1"),
+    (re.compile(r"\bsobre[\s\-]+dosis\b"), "sobredosis"),
+    (re.compile(r"\bo\.?d\.?(?:'d|'?ed|'?ing|'ing)?(?=[\s.,!?]|$)"), "overdose"),
+    (re.compile(r"\bsewer[\s\-]*slid\w*"), "unalive"),
+    (re.compile(r"\bun[\s\-]+aliv(e|ed|ing)\b"), r"unaliv\1"),
+    (re.compile(r"\b9[\s\-]?1[\s\-]?1\b"), "911"),
+    (re.compile(r"\bcan\s+t\b"), "cant"),
+    (re.compile(r"\bi\s*m\b"), "im"),
+)
+_LEET = str.maketrans({"1": "i", "3": "e", "0": "o", "4": "a", "5": "s", "@": "a"})
+
+# Misspellings and slang, mapped to the canonical form the rules use.
+VARIANTS = {
+    # intent
+    "wanna": "want", "wana": "want", "wnt": "want", "whant": "want", "wants": "want",
+    "gonna": "going", "gona": "going", "gunna": "going", "finna": "going",
+    "imma": "going", "ima": "going", "goin": "going", "tryna": "trying",
+    # kill
+    "kil": "kill", "kll": "kill", "kiil": "kill", "klil": "kill", "kils": "kills",
+    "killin": "killing", "kiling": "killing", "kilin": "killing", "killng": "killing",
+    "kiled": "killed",
+    # myself
+    "myslef": "myself", "mysef": "myself", "mself": "myself", "meself": "myself",
+    "mysefl": "myself", "myelf": "myself", "mysel": "myself", "maself": "myself",
+    "myslf": "myself", "msyelf": "myself", "myselff": "myself", "mysself": "myself",
+    # suicide and slang for it
+    "suicidio": "suicide", "suicida": "suicide", "suicidarme": "suicide",
+    "suicidarse": "suicide", "suicidar": "suicide", "suicidal": "suicide",
+    "suicidial": "suicide", "suicidally": "suicide", "unalive": "unalive",
+    "unalived": "unalive", "unaliving": "unalive", "unalivin": "unalive",
+    "selfdelete": "unalive", "selfdeleting": "unalive", "kms": "kms", "kmn": "kms",
+    "ctb": "kms",
+    # die
+    "dieing": "dying", "dyin": "dying", "diein": "dying", "dieng": "dying",
+    "ded": "dead", "daed": "dead", "di": "die",
+    # overdose
+    "overdosed": "overdose", "overdosing": "overdose", "overdoses": "overdose",
+    "ovrdose": "overdose", "overdoze": "overdose", "ovedose": "overdose",
+    "oded": "overdose", "oding": "overdose", "sobredosis": "overdose",
+    "sobredosi": "overdose",
+    # self-harm
+    "selfharm": "selfharm", "selfharming": "selfharm", "selfharmed": "selfharm",
+    "selfinjury": "selfharm", "selfinjure": "selfharm", "selfinjuring": "selfharm",
+    "autolesion": "selfharm", "autolesiones": "selfharm", "autolesionarme": "selfharm",
+    "cuting": "cutting", "cuttin": "cutting", "cutt": "cut",
+    # breathing
+    "breath": "breathe", "breth": "breathe", "brethe": "breathe", "breate": "breathe",
+    "brathe": "breathe", "breahte": "breathe", "breathin": "breathing",
+    "breating": "breathing", "brething": "breathing", "breahting": "breathing",
+    "breatheing": "breathing",
+    # negation spelled without apostrophes
+    "dnt": "not", "dont": "not", "cnt": "not", "cant": "not", "cannot": "not",
+    "aint": "not", "wont": "not", "didnt": "not", "doesnt": "not", "isnt": "not",
+    "im": "am",
+    # Spanish
+    "matarm": "matarme", "matame": "matenme", "mateme": "matenme",
+    "morirm": "morirme", "dano": "dano", "danio": "dano",
+    "pastiyas": "pastillas", "pastias": "pastillas",
+}
+# Long crisis words matched with one typo; the canonical form is the value.
+FUZZY_TARGETS = {
+    "suicide": "suicide",
+    "suicidal": "suicide",
+    "suicidio": "suicide",
+    "suicidarme": "suicide",
+    "myself": "myself",
+    "overdose": "overdose",
+    "overdosed": "overdose",
+    "overdosing": "overdose",
+    "sobredosis": "overdose",
+    "unalive": "unalive",
+    "breathe": "breathe",
+    "breathing": "breathing",
+    "respirar": "respirar",
+    "matarme": "matarme",
+}
+# Real words one typo away from a fuzzy target, kept as they are.
+NOT_TYPOS = frozenset(
+    {"overdue", "overdo", "overdoes", "overdone", "overdoing", "matarte", "mataron",
+     "breadth", "breaths", "mysterious", "respiran", "respirator"}
+)
+
+
+def _canonical(word: str) -> str:
+    """Return the canonical form of one folded token."""
+    if any(ch.isdigit() for ch in word) and any(ch.isalpha() for ch in word):
+        if not re.fullmatch(r"\d+(st|nd|rd|th|am|pm|s|k|x)?", word):
+            word = word.translate(_LEET)
+    for form in (word, squeeze(word, keep=2), squeeze(word, keep=1)):
+        if form in VARIANTS:
+            return VARIANTS[form]
+        if form in FUZZY_TARGETS:
+            return FUZZY_TARGETS[form]
+    word = squeeze(word, keep=2)
+    if len(word) >= 5 and word.isalpha() and word not in NOT_TYPOS:
+        near = closest(word, FUZZY_TARGETS, max_distance=1)
+        if near is not None:
+            return FUZZY_TARGETS[near]
+    return word
+
+
+def _normalized_doc(text: str):
+    folded = fold(text)
+    for pattern, replacement in _JOINS:
+        folded = pattern.sub(replacement, folded)
+    doc = make_doc(folded, "en")
+    for token in doc:
+        if token.is_space or token.is_punct:
+            continue
+        base = token.norm_ if token.norm_ != token.text else token.text
+        token.norm_ = _canonical(base)
+    return doc
+
+
+# --- rules --------------------------------------------------------------------
+
+# Word sets used in patterns as @NAME (canonical forms).
+SETS = {
+    "MYSELF": ["myself", "meself", "ourselves"],
+    "NOT": ["not", "no", "never", "nt", "nunca"],
+    "WANT": ["want", "wanted", "wish", "wishing", "need", "hope", "pray", "ready",
+             "trying", "try", "tried", "going", "gon", "plan", "planning", "thinking",
+             "deserve", "rather", "should", "gotta"],
+    "KILL": ["kill", "kills", "killed", "killing"],
+    "SUICIDE_WORD": ["suicide", "unalive", "kms"],
+    "DIE": ["die", "dead", "dying", "died"],
+    "LIFE_OBJECT": ["live", "living", "alive", "exist", "existing", "here", "around",
+                    "wake", "awake", "breathing", "on", "anymore", "continue"],
+    "PERSON": ["he", "she", "they", "husband", "wife", "boyfriend", "girlfriend",
+               "bf", "gf", "partner", "ex", "dad", "father", "mom", "mother", "son",
+               "daughter", "brother", "sister", "someone", "somebody", "roommate",
+               "landlord", "caregiver", "neighbor", "neighbour", "man", "guy",
+               "hubby", "spouse", "uncle", "stepdad", "stepfather", "cousin",
+               "people", "nephew", "grandson", "fiance", "baby", "babydaddy",
+               "pimp", "stranger"],
+    "ABUSE_VERB": ["hits", "hit", "hitting", "beats", "beat", "beating", "hurts",
+                   "hurt", "hurting", "chokes", "choked", "choking", "strangled",
+                   "strangling", "abuses", "abused", "abusing", "raped", "rapes",
+                   "attacked", "attacking", "punched", "punches", "punching",
+                   "kicked", "kicks", "kicking", "slapped", "slaps", "threatens",
+                   "threatened", "threatening", "stalking", "stalks", "following",
+                   "killing", "stabbed", "shot", "pushed", "shoved", "grabbed",
+                   "molested", "molesting", "touching", "locked", "trapped"],
+    "VIOLENT_VERB": ["kill", "hurt", "beat", "shoot", "stab", "strangle", "choke",
+                     "hit", "rape", "attack", "murder", "harm", "punch", "end"],
+    "THREAT_LEAD": ["going", "gon", "will", "wants", "want", "threatened",
+                    "threatens", "threatening", "tried", "trying", "try", "says",
+                    "said", "plans", "planning", "gonna", "promised", "swore",
+                    "swears", "could", "might", "would", "afraid", "scared"],
+    "OTHERS": ["him", "her", "them", "someone", "somebody", "everyone",
+               "everybody", "people", "you", "ya", "y'all", "yall", "u",
+               "husband", "wife", "boyfriend", "girlfriend", "landlord",
+               "neighbor", "neighbour", "boss", "dad", "mom", "roommate", "kids",
+               "family", "anybody", "anyone", "ex", "staff", "doctor", "nurse",
+               "cops", "police", "sister", "brother", "son", "daughter", "man", "guy"],
+    "ME": ["me", "us", "kids", "children", "baby"],
+    "SELF_HURT_VERB": ["cut", "cutting", "cuts", "burn", "burning", "burned", "burnt",
+                       "hurt", "hurting", "hurts", "harm", "harming", "harmed", "hit",
+                       "hitting", "punch", "punching", "scratch", "scratching",
+                       "starve", "starving", "starved", "punish", "punishing", "bang",
+                       "banging", "injure", "injuring", "injured", "stab", "stabbing",
+                       "bruise", "bite", "biting", "carve", "carving", "mutilate"],
+    "SUICIDE_VERB": ["kill", "kills", "killed", "killing", "hang", "hanging",
+                     "shoot", "shooting", "drown", "drowning", "poison", "poisoning",
+                     "off", "offing", "end", "ending", "suffocate", "electrocute",
+                     "gas", "strangle", "strangling"],
+    "END": ["end", "ending", "ended", "take", "taking", "took", "finish",
+            "terminate", "quit"],
+    "TAKE": ["took", "take", "taking", "taken", "swallowed", "swallow", "swallowing",
+             "ate", "eat", "eating", "popped", "pop", "popping", "drank", "drink",
+             "drinking", "used", "using", "injected", "shot", "snorted", "smoked"],
+    "PILLS": ["pills", "pill", "pils", "pillz", "meds", "med", "medication",
+              "medications", "medicine", "medicines", "tablets", "tablet", "xanax",
+              "xans", "oxy", "oxys", "oxycodone", "percs", "percocet", "percocets",
+              "tylenol", "advil", "insulin", "fentanyl", "fent", "heroin",
+              "opioids", "opiates", "painkillers", "sleeping", "benadryl",
+              "lithium", "ambien", "klonopin", "methadone", "morphine", "meth",
+              "dope", "drugs", "pastillas", "pildoras", "medicinas",
+              "medicamentos", "medicina"],
+    "QUANTITY": ["bottle", "handful", "bunch", "box", "pack", "whole", "entire",
+                 "all", "lot", "lots", "bottles", "dozen", "extra"],
+    "POISON": ["bleach", "poison", "antifreeze", "cleaner", "drano", "lye",
+               "cloro", "veneno", "blanqueador", "lejia", "raticida"],
+    "CAN": ["can", "could", "ca", "able"],
+    "EMERGENCY_EVENT": ["stroke", "seizure", "seizures", "aneurysm", "fit"],
+    # Spanish
+    "ES_FIRST_INTENT": ["quiero", "voy", "quisiera", "deseo", "ganas", "pienso",
+                        "prefiero", "intente", "intento", "necesito", "puedo",
+                        "planeo", "gustaria", "dan", "tengo"],
+    "ES_THIRD_INTENT": ["va", "van", "quiere", "quieren", "amenaza", "amenazo",
+                        "amenazando", "intento", "trato", "dijo", "dice", "puede"],
+    "ES_DIE": ["morir", "morirme", "muerto", "muerta", "muertos", "muerte"],
+    "ES_LIVE": ["vivir", "viviendo", "existir", "despertar", "estar", "seguir",
+                "aqui", "vida"],
+    "ES_ABUSE_VERB": ["pega", "pego", "pegando", "golpea", "golpeo", "golpeando",
+                      "golpeado", "maltrata", "maltrato", "maltratando", "amenaza",
+                      "amenazo", "amenazando", "ahorca", "ahorco", "ahorcando",
+                      "viola", "violo", "lastima", "patea", "pateo", "abusa",
+                      "abuso", "abusando", "empuja", "empujo", "encierra",
+                      "acosa", "persigue", "jala", "quema", "cachetea", "ataca",
+                      "mata", "matando"],
+    "ES_VIOLENT_VERB": ["matar", "matarme", "pegar", "pegarme", "golpear",
+                        "golpearme", "lastimar", "lastimarme", "hacer", "hacerme",
+                        "ahorcar", "ahorcarme", "violar", "apunalar", "disparar",
+                        "matarnos", "quemar"],
+    "ES_OTHERS_VERB": ["matarlo", "matarla", "matarlos", "matarlas", "matarte",
+                       "lastimarlo", "lastimarla", "lastimarte", "golpearlo",
+                       "golpearla", "hacerle", "hacerles", "dispararle",
+                       "apunalarlo", "apunalarla", "ahorcarlo", "ahorcarla"],
+    "ES_OTHERS": ["alguien", "todos", "el", "ella", "ellos", "mi", "mis", "tu",
+                  "usted", "ustedes", "nadie", "gente"],
+    "ES_SELF_HURT": ["lastimo", "lastime", "lastimar", "lastimando", "corto",
+                     "corte", "cortando", "cortar", "quemo", "queme", "quemando",
+                     "golpeo", "pego", "hago", "hice", "haciendo", "hacer",
+                     "rasguno", "rasgunando"],
+    "ES_CUT_OBJECT": ["venas", "vena", "brazos", "brazo", "muneca", "munecas",
+                      "piernas", "pierna", "piel", "muslos", "muslo", "otra",
+                      "nuevo", "proposito"],
+    "ES_TAKE": ["tome", "tomo", "trague", "tragado", "tomado", "bebi", "beber",
+                "tomar", "tragar", "tomaste", "tomando", "meti", "inyecte",
+                "consumi", "use"],
+    "ES_QUANTITY": ["muchas", "demasiadas", "demasiado", "demasiada", "todas",
+                    "frasco", "bote", "monton", "caja", "muchisimas", "montones",
+                    "puno", "varias", "doble"],
+    "ES_BREATHE": ["respirar", "respira", "respiro", "respirando"],
+    "ES_EMERGENCY_EVENT": ["derrame", "infarto", "ataque", "embolia", "convulsion",
+                           "convulsiones", "paro"],
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One crisis pattern.
+
+    Attributes:
+        name: stable id, reported in `CrisisMatch.rule`.
+        category: one of `CATEGORIES`.
+        language: language of the wording ("en" or "es"), used when the words
+            of the message do not decide it.
+        pattern: space-separated token specs: "a|b" is one of the words, "@SET"
+            a word set, "?" before a spec makes it optional, "~" is any one
+            optional token.
+        priority: the highest priority wins when several rules fire, so "he's
+            going to kill me" is violence although "kill me" alone is suicide.
+        unless_next: the match is ignored when the next token is one of these.
+        unless_prev: the match is ignored when the previous token is one of these.
+        only_next: when set, the next token must be one of these or absent.
+    """
+
+    name: str
+    category: str
+    language: str
+    pattern: str
+    priority: int = 0
+    unless_next: frozenset = frozenset()
+    unless_prev: frozenset = frozenset()
+    only_next: frozenset | None = None
+
+
+def _words(*words: str) -> frozenset:
+    return frozenset(words)
+
+
+_LIVE_PLACES = _words("there", "in", "with", "at", "alone", "here", "on", "by", "near",
+                      "independently", "by myself", "like", "together", "without")
+_SERVICE_WORDS = _words("room", "rooms", "department", "dept", "visits", "visit",
+                        "services", "service", "care", "contact", "contacts",
+                        "number", "numbers", "plan", "fund", "kit", "shelter",
+                        "housing", "medi", "medical", "bag", "assistance")
+_SEND_WORDS = _words("an", "a", "the", "email", "text", "message", "mail", "line",
+                     "note", "dm", "call", "pic", "picture", "photo", "shot")
+_HAIR_WORDS = _words("el", "pelo", "cabello", "unas", "las", "flequillo", "barba")
+
+RULES = (
+    # --- suicide, English ---
+    Rule("suicide.word", "suicide", "en", "@SUICIDE_WORD", 1),
+    Rule("suicide.kill_myself", "suicide", "en", "@SUICIDE_VERB ~ @MYSELF", 1),
+    Rule("suicide.end_my_life", "suicide", "en", "@END ?my ?own life|lives", 1),
+    Rule("suicide.end_it_all", "suicide", "en", "@END it|everything|things all", 1),
+    Rule("suicide.want_end_it", "suicide", "en",
+         "@WANT ?to ?just end|ending it|everything|things", 1),
+    Rule("suicide.want_to_die", "suicide", "en", "@WANT ~ ?to die|dead", 1,
+         unless_next=_words("my", "your", "her", "his", "the", "for", "of")),
+    Rule("suicide.wish_dead", "suicide", "en", "wish|rather|prefer ~ ~ ?be dead|die", 1),
+    Rule("suicide.better_off", "suicide", "en", "better off ?~ dead|without", 1),
+    Rule("suicide.no_will_to_live", "suicide", "en",
+         "@NOT ~ want|wish|feel ?like ?to ?be ?~ @LIFE_OBJECT", 1,
+         unless_next=_LIVE_PLACES | _words("up", "early", "late", "now", "today")),
+    Rule("suicide.not_wake_up", "suicide", "en",
+         "@NOT want|wish ?to wake ?up", 1,
+         unless_next=_words("early", "at", "in", "before", "so", "this", "on")),
+    Rule("suicide.no_reason_to_live", "suicide", "en",
+         "no|nothing|not|zero ?~ reason|point|worth|reasons ?~ ?to|for|in|it|of live|living|life",
+         1),
+    Rule("suicide.nothing_to_live_for", "suicide", "en", "nothing to live for", 1),
+    Rule("suicide.not_worth_living", "suicide", "en",
+         "life|living not|never ?~ worth", 1, unless_next=_words("the", "a")),
+    Rule("suicide.tired_of_living", "suicide", "en",
+         "tired|sick|done|finished ?of|with living|life|existing", 1),
+    Rule("suicide.hate_my_life", "suicide", "en", "hate my life", 1),
+    Rule("suicide.cant_go_on", "suicide", "en",
+         "?@CAN not go|keep on|going", 1, unless_next=_words("to", "with", "a", "the")),
+    Rule("suicide.cant_anymore", "suicide", "en",
+         "?@CAN not do|take|handle|live|stand ~ ?~ anymore|longer", 1),
+    Rule("suicide.cant_live_like_this", "suicide", "en",
+         "?@CAN not live|go ?on like this", 1),
+    Rule("suicide.disappear", "suicide", "en",
+         "@WANT ?to disappear|vanish", 1, only_next=_words("forever", "for", "now")),
+    Rule("suicide.jump_off", "suicide", "en",
+         "jump|jumping|jumped off|from|in ?a|the|of ?~ bridge|building|roof|cliff|balcony|train|overpass|window|front",
+         1),
+    Rule("suicide.slit_wrists", "suicide", "en", "slit|slitting|slice|cut ?my wrists|wrist|throat", 2),
+    Rule("suicide.kill_me", "suicide", "en", "?please|just|somebody|someone|god kill me",
+         0, unless_prev=_words("to", "will", "gonna", "gon", "going", "would", "could",
+                               "might", "'ll", "ll", "d", "'d")),
+    Rule("suicide.no_point", "suicide", "en", "no|what|whats point ?in|of ?~ living|life|going", 1),
+    Rule("suicide.goodbye_forever", "suicide", "en", "goodbye|bye forever|world", 1),
+    # --- suicide, Spanish ---
+    Rule("suicide.es.matarme", "suicide", "es", "matarme|matenme|quitarme", 1,
+         unless_next=_words("el", "la", "los", "las", "de", "esto", "eso")),
+    Rule("suicide.es.me_matar", "suicide", "es", "me ?~ @ES_FIRST_INTENT ?a matar|mato", 1),
+    Rule("suicide.es.me_mato", "suicide", "es", "me mato", 1,
+         unless_next=_words("trabajando", "de", "la", "el")),
+    Rule("suicide.es.quitarme_vida", "suicide", "es", "quitarme|quitar ?la|mi vida", 2),
+    Rule("suicide.es.acabar_vida", "suicide", "es",
+         "acabar|terminar|acabo|termino con mi|todo ?vida", 1),
+    Rule("suicide.es.want_die", "suicide", "es",
+         "@ES_FIRST_INTENT ?de ?a ?estar @ES_DIE", 1),
+    Rule("suicide.es.ojala_muerto", "suicide", "es",
+         "ojala|mejor ?~ ?~ @ES_DIE", 1),
+    Rule("suicide.es.no_quiero_vivir", "suicide", "es",
+         "no ?~ quiero|deseo|puedo ?~ @ES_LIVE", 1,
+         unless_next=_words("ahi", "alla", "en", "con", "solo", "sola", "aqui", "cerca",
+                            "alli", "sin", "bien", "tranquila", "tranquilo", "mal")),
+    Rule("suicide.es.no_vale_vivir", "suicide", "es", "vale|sentido ?la ?pena ?~ vivir|vida", 1),
+    Rule("suicide.es.sin_razon", "suicide", "es",
+         "razon|razones|motivo|motivos|nada|nadie para|por ?~ vivir", 1),
+    Rule("suicide.es.cansado_vivir", "suicide", "es",
+         "cansado|cansada|harto|harta ?de vivir|vida|existir", 1),
+    Rule("suicide.es.no_puedo_mas", "suicide", "es", "no ?~ puedo|aguanto|soporto mas", 1),
+    Rule("suicide.es.ya_no_aguanto", "suicide", "es", "ya no aguanto|soporto", 1),
+    Rule("suicide.es.desaparecer", "suicide", "es",
+         "@ES_FIRST_INTENT desaparecer|morirme", 1),
+    Rule("suicide.es.ahorcarme", "suicide", "es",
+         "ahorcarme|colgarme|ahorcarse|envenenarme|aventarme", 1),
+    Rule("suicide.es.tiro", "suicide", "es", "pegarme|darme un tiro|balazo", 1),
+    Rule("suicide.es.venas", "suicide", "es", "cortarme|corte|corto ?~ las venas", 2),
+    Rule("suicide.es.tirarme", "suicide", "es",
+         "tirarme|aventarme ?~ ?~ puente|edificio|techo|tren|carro|metro|balcon", 2),
+    # --- self-harm ---
+    Rule("self_harm.hurt_myself", "self_harm", "en", "@SELF_HURT_VERB ~ @MYSELF", 1),
+    Rule("self_harm.word", "self_harm", "en", "selfharm", 1),
+    Rule("self_harm.cut_body", "self_harm", "en",
+         "cut|cutting|cuts|burn|burning|carve|carving ?my|on ?my arms|arm|legs|leg|thighs|thigh|skin|wrist|stomach|body",
+         1),
+    Rule("self_harm.cutting_again", "self_harm", "en",
+         "cutting|cut|selfharm again|relapse|relapsed", 1),
+    Rule("self_harm.relapse_cutting", "self_harm", "en", "relapse|relapsed ?on|with cutting", 1),
+    Rule("self_harm.want_cut", "self_harm", "en",
+         "@WANT ?to cut|cutting", 1, only_next=_words("again", "myself", "tonight", "now")),
+    Rule("self_harm.es.hacerme_dano", "self_harm", "es", "hacerme|hacerse dano", 1),
+    Rule("self_harm.es.me_hago_dano", "self_harm", "es", "me ?~ ?~ @ES_SELF_HURT dano", 1),
+    Rule("self_harm.es.lastimarme", "self_harm", "es",
+         "lastimarme|cortarme|quemarme|golpearme|autolesionarme", 1,
+         unless_next=_HAIR_WORDS),
+    Rule("self_harm.es.me_corto", "self_harm", "es",
+         "me ?~ ?~ lastimo|lastime|lastimando|corto|corte|cortando|quemo|quemando", 1,
+         unless_next=_HAIR_WORDS),
+    Rule("self_harm.es.me_corto_body", "self_harm", "es",
+         "me ?~ corto|corte|cortando|cortar ?los|las|la|el|mis @ES_CUT_OBJECT", 1),
+    # --- overdose ---
+    Rule("overdose.word", "overdose", "en", "overdose", 1),
+    Rule("overdose.too_many", "overdose", "en", "@TAKE ?way too|so many|much", 1,
+         unless_next=_words("time", "money", "effort", "energy", "space", "work", "long",
+                            "paperwork", "steps", "forms", "questions", "calls",
+                            "sugar", "salt", "coffee", "food", "junk")),
+    Rule("overdose.too_many_pills", "overdose", "en", "too|so many|much ?of ?my ?~ @PILLS", 1),
+    Rule("overdose.all_pills", "overdose", "en",
+         "@TAKE ?a|the|all|my ?of @QUANTITY ?of ?my|the|those|these|his|her ?~ @PILLS", 1),
+    Rule("overdose.whole_bottle", "overdose", "en",
+         "@TAKE ?a|the whole|entire|full bottle|box|pack", 1),
+    Rule("overdose.poison", "overdose", "en", "@TAKE ?some|the|a ?~ @POISON", 1),
+    Rule("overdose.narcan", "overdose", "en", "narcan|naloxone", 1),
+    Rule("overdose.es.pastillas", "overdose", "es",
+         "?me @ES_TAKE ?~ @ES_QUANTITY ?de ?~ ?~ pastillas|pildoras|medicinas|medicamentos|medicina|pastilla",
+         1),
+    Rule("overdose.es.demasiado", "overdose", "es", "@ES_TAKE ?~ demasiado|demasiadas|demasiada", 1),
+    Rule("overdose.es.veneno", "overdose", "es", "@ES_TAKE ?~ @POISON", 1),
+    # --- violence ---
+    Rule("violence.threat_to_me", "violence", "en",
+         "@THREAT_LEAD ?to ?~ @VIOLENT_VERB @ME", 2),
+    Rule("violence.abuse", "violence", "en", "@PERSON ?~ ?~ @ABUSE_VERB me|us|my", 2,
+         unless_next=_words("feelings", "feeling")),
+    Rule("violence.beat_me_up", "violence", "en", "beat|beats|beating me up", 2),
+    Rule("violence.hurt_others", "violence", "en", "@VIOLENT_VERB @OTHERS", 1,
+         unless_next=_SEND_WORDS,
+         unless_prev=_words("not", "never", "wouldn't", "wouldnt", "would")),
+    Rule("violence.kys", "violence", "en", "kys|kyfs", 1),
+    Rule("violence.domestic", "violence", "en", "domestic violence|abuse|abuser", 2),
+    Rule("violence.being_abused", "violence", "en",
+         "being|been|getting abused|beaten|raped|attacked|hit|assaulted|trafficked", 2),
+    Rule("violence.abusive", "violence", "en",
+         "abusive|violent husband|partner|boyfriend|relationship|wife|girlfriend|ex|man|home", 2),
+    Rule("violence.weapon", "violence", "en",
+         "has|pulled|pointing|pointed|got|grabbed|holding ?out ?a|his|her|the gun|knife|weapon|pistol",
+         2),
+    Rule("violence.fear_for_life", "violence", "en",
+         "afraid|scared|fear|fearing|fearful ?for ?~ my|our life|lives", 2),
+    Rule("violence.not_safe", "violence", "en", "i|am|feel not ?feel safe", 1,
+         only_next=_words("here", "with", "around", "now", "right", "anymore", "home")),
+    Rule("violence.someone_broke_in", "violence", "en",
+         "someone|somebody|man|guy|intruder broke|breaking ?into|in", 2),
+    Rule("violence.es.me_pega", "violence", "es", "me ?~ @ES_ABUSE_VERB", 2,
+         unless_next=_words("la", "el", "gripa", "gripe", "covid", "resfriado")),
+    Rule("violence.es.me_va_a_matar", "violence", "es",
+         "me @ES_THIRD_INTENT ?a|con @ES_VIOLENT_VERB", 2),
+    Rule("violence.es.matarlo", "violence", "es", "@ES_OTHERS_VERB", 1,
+         unless_next=_words("el", "la", "tiempo", "rato")),
+    Rule("violence.es.matar_a", "violence", "es",
+         "matar|lastimar|golpear|herir a @ES_OTHERS", 1),
+    Rule("violence.es.violencia", "violence", "es", "violencia domestica|familiar", 2),
+    Rule("violence.es.abusa", "violence", "es", "abusa|abusando|abuso ?sexualmente de mi", 2),
+    Rule("violence.es.que_me_mate", "violence", "es", "que me mate|maten|pegue|golpee", 2),
+    Rule("violence.es.arma", "violence", "es",
+         "tiene|trae|saco|saca ?una|un pistola|arma|cuchillo|navaja", 2),
+    Rule("violence.es.peligro", "violence", "es", "estoy|estamos|corro|corremos en ?~ peligro", 2),
+    # --- medical emergency ---
+    Rule("medical.chest_pain", "medical_emergency", "en",
+         "chest pain|pains|hurts|hurting|pressure|tightness|tight|killing|is|feels", 1,
+         unless_next=_words("x", "xray", "ray", "specialist", "clinic")),
+    Rule("medical.pain_in_chest", "medical_emergency", "en",
+         "pain|pressure|tightness|squeezing in|on ?my|the chest", 1),
+    Rule("medical.cant_breathe", "medical_emergency", "en",
+         "?@CAN not breathe|breathing", 1),
+    Rule("medical.trouble_breathing", "medical_emergency", "en",
+         "hard|trouble|difficulty|struggling|struggle|problem|problems|hardly|barely ?~ ?to breathe|breathing",
+         1),
+    Rule("medical.stopped_breathing", "medical_emergency", "en",
+         "stopped|stop|quit|not|isnt breathing", 1),
+    Rule("medical.catch_breath", "medical_emergency", "en",
+         "not catch ?my|her|his breathe", 1),
+    Rule("medical.gasping", "medical_emergency", "en", "gasping|choking|turning blue", 1,
+         unless_next=_words("on", "hazard")),
+    Rule("medical.having_event", "medical_emergency", "en",
+         "having|had|has ?a|an @EMERGENCY_EVENT|heart", 1,
+         unless_prev=_words("i", "he", "she", "they", "who", "we"),
+         only_next=_words("attack", "now", "right", "again", "i", "and", "he", "she")),
+    Rule("medical.having_event_now", "medical_emergency", "en",
+         "am|is|are|think|maybe|might|be having ?a|an @EMERGENCY_EVENT|heart", 1),
+    Rule("medical.event_now", "medical_emergency", "en",
+         "@EMERGENCY_EVENT|attack right ?now", 1),
+    Rule("medical.signs_of_stroke", "medical_emergency", "en",
+         "signs|symptoms of ?a stroke|heart", 1),
+    Rule("medical.face_drooping", "medical_emergency", "en",
+         "face ?is drooping|droopy|numb|slurring|slurred", 1),
+    Rule("medical.unconscious", "medical_emergency", "en",
+         "unconscious|unresponsive|seizing|convulsing|fainted|collapsed", 1,
+         unless_next=_words("last", "in", "years", "once", "twice", "a")),
+    Rule("medical.passed_out", "medical_emergency", "en", "passed|blacked out", 1,
+         unless_next=_words("last", "in", "years", "once", "twice", "a", "flyers")),
+    Rule("medical.wont_wake", "medical_emergency", "en", "not ~ ?~ wake|waking up", 1,
+         unless_next=_words("early", "before", "on", "in", "at", "until", "til", "till",
+                            "for", "when", "to", "on")),
+    Rule("medical.bleeding", "medical_emergency", "en",
+         "bleeding a|so|badly|heavily|everywhere|out|lot|alot|nonstop|bad", 1),
+    Rule("medical.wont_stop_bleeding", "medical_emergency", "en",
+         "not stop bleeding|bleedin", 1),
+    Rule("medical.lot_of_blood", "medical_emergency", "en",
+         "lot|lots|much|pool of blood", 1),
+    Rule("medical.call_911", "medical_emergency", "en",
+         "call|calling|need|get|send|sending|dial ?an|the|a|me|us 911|ambulance|paramedics|ems",
+         1),
+    Rule("medical.dying", "medical_emergency", "en", "am|is|are dying", 1,
+         unless_next=_words("to", "my", "your", "her", "his", "the", "of", "laughing",
+                            "for", "inside", "over", "here")),
+    Rule("medical.emergency", "medical_emergency", "en",
+         "is|having|have|this|its|medical|an ?a emergency", 0,
+         unless_next=_SERVICE_WORDS | _words("?")),
+    Rule("medical.throat_closing", "medical_emergency", "en",
+         "throat|tongue ?is closing|swelling|swollen", 1),
+    Rule("medical.anaphylaxis", "medical_emergency", "en", "anaphylaxis|anaphylactic", 1),
+    Rule("medical.blood_sugar_low", "medical_emergency", "en",
+         "sugar ?is|its|went ?really|very|dangerously|super|so|too low", 1),
+    Rule("medical.fell_cant_get_up", "medical_emergency", "en",
+         "fell|fallen|fall ?~ ?~ not get|getting up", 1),
+    Rule("medical.es.respirar", "medical_emergency", "es",
+         "no ?~ ?~ ?puedo|puede|podia|deja|dejo|esta ?~ @ES_BREATHE", 1),
+    Rule("medical.es.cuesta_respirar", "medical_emergency", "es",
+         "cuesta|dificultad|trabajo|problemas ?~ ?para respirar", 1),
+    Rule("medical.es.falta_aire", "medical_emergency", "es",
+         "falta|faltando ?el aire", 1),
+    Rule("medical.es.ahogo", "medical_emergency", "es", "me|se ?~ ahogo|ahogando|asfixio|asfixiando", 1),
+    Rule("medical.es.dolor_pecho", "medical_emergency", "es",
+         "dolor|presion|duele|opresion|dolores ?~ ?~ ?~ pecho", 1),
+    Rule("medical.es.evento", "medical_emergency", "es",
+         "dando|teniendo|da|dio|esta|tiene|tengo|tener|creo|parece ?~ ?~ ?un|una|al @ES_EMERGENCY_EVENT",
+         1, unless_prev=_words("tuve", "tuvo")),
+    Rule("medical.es.convulsionando", "medical_emergency", "es",
+         "convulsionando|inconsciente|desmayado|desmayada|desmayo|desmaye", 1),
+    Rule("medical.es.no_despierta", "medical_emergency", "es",
+         "no despierta|reacciona|respira|responde", 1,
+         unless_next=_words("a", "el", "los", "mis", "mensajes", "llamadas", "correos")),
+    Rule("medical.es.sangrando", "medical_emergency", "es",
+         "sangrando|sangra|sangre ?~ mucho|mucha|muchisimo|sin", 1),
+    Rule("medical.es.mucha_sangre", "medical_emergency", "es",
+         "mucha|muchisima sangre", 1),
+    Rule("medical.es.dejar_sangrar", "medical_emergency", "es",
+         "para|deja ?de sangrar", 1),
+    Rule("medical.es.911", "medical_emergency", "es",
+         "llamen|llama|llamar|necesito|manden|mande|llamo|marquen ?~ ?al|a|una 911|ambulancia|paramedicos",
+         1),
+    Rule("medical.es.muriendo", "medical_emergency", "es", "estoy|esta|estan|se muriendo", 1),
+    Rule("medical.es.emergencia", "medical_emergency", "es",
+         "es|tengo|hay una emergencia", 0,
+         unless_next=_words("de", "medica?", "?")),
+)
+
+
+def _token_spec(spec: str) -> dict:
+    optional = spec.startswith("?")
+    spec = spec.lstrip("?")
+    if spec == "~":
+        return {"OP": "?"}
+    words: list[str] = []
+    for part in spec.split("|"):
+        if part.startswith("@"):
+            words.extend(SETS[part[1:]])
+        else:
+            words.append(part)
+    token: dict = {"NORM": {"IN": sorted(set(words))}}
+    if optional:
+        token["OP"] = "?"
+    return token
+
+
+def _build_matcher(nlp):
+    from spacy.matcher import Matcher
+
+    matcher = Matcher(nlp.vocab)
+    for rule in RULES:
+        pattern = [_token_spec(spec) for spec in rule.pattern.split()]
+        matcher.add(rule.name, [pattern])
+    return matcher
+
+
+_MATCHER = MatcherCache("en", _build_matcher)
+_RULES_BY_NAME = {rule.name: rule for rule in RULES}
+
+
+def _accepts(rule: Rule, doc, start: int, end: int) -> bool:
+    """Apply the rule's context conditions on the tokens around the match."""
+    following = [t for t in doc[end:] if not t.is_space]
+    next_norm = following[0].norm_ if following and not following[0].is_punct else None
+    if next_norm is not None and next_norm in rule.unless_next:
+        return False
+    if following and following[0].text in rule.unless_next:
+        return False
+    if rule.only_next is not None and next_norm is not None:
+        if next_norm not in rule.only_next:
+            return False
+    if start > 0:
+        previous = doc[start - 1]
+        if previous.norm_ in rule.unless_prev or previous.text in rule.unless_prev:
+            return False
+    return True
+
+
+# --- language -----------------------------------------------------------------
+
+_SPANISH_MARKS = re.compile("[ñáéíóú¿¡]", re.IGNORECASE)
+# Folded Spanish stop words that are also everyday English words.
+_NOT_SPANISH_CUES = frozenset(
+    {"a", "he", "me", "no", "once", "e", "o", "son", "era", "final", "fin", "sea",
+     "dice", "dan", "solo", "mal", "ante", "grande", "gran", "pronto", "total",
+     "dia", "dias", "hay", "sin", "te", "mi", "modo", "medio", "embargo", "siete",
+     "bien", "misma", "salvo", "mas", "nada", "tan", "casi", "cada"}
+)
+_EXTRA_SPANISH_CUES = frozenset(
+    {"quiero", "voy", "puedo", "estoy", "tengo", "siento", "esposo", "esposa", "mama",
+     "hijo", "hija", "vida", "vivir", "morir", "ayuda", "pastillas", "pecho", "dolor",
+     "pegando", "matar", "matarme", "respirar", "quisiera", "aguanto", "mas", "ya",
+     "mi", "necesito", "gracias", "hola", "casa", "novio", "sangre", "alguien",
+     "puede", "esta", "dano", "hacer", "nadie", "todo", "todas", "muchas",
+     "demasiadas", "tome", "favor", "porfa", "ahorita"}
+)
+_EXTRA_ENGLISH_CUES = frozenset(
+    {"want", "wanna", "myself", "kill", "die", "going", "gonna", "cant", "dont",
+     "pills", "help", "took", "feel", "life", "live", "please", "breathe", "chest",
+     "pain", "hurt", "him", "her", "anymore", "husband", "wife", "mom", "dad"}
+)
+
+
+def _cue_sets() -> tuple[frozenset, frozenset]:
+    from spacy.lang.en.stop_words import STOP_WORDS as english
+    from spacy.lang.es.stop_words import STOP_WORDS as spanish
+
+    en = {fold(w) for w in english}
+    es = {fold(w) for w in spanish}
+    shared = en & es
+    en_cues = frozenset((en - shared) | _EXTRA_ENGLISH_CUES)
+    es_cues = frozenset((es - shared - _NOT_SPANISH_CUES) | _EXTRA_SPANISH_CUES)
+    return en_cues, es_cues
+
+
+_CUES: tuple[frozenset, frozenset] | None = None
+
+
+def judge_language(text: str, doc=None, fallback: str = "en") -> str:
+    """Judge whether `text` is English or Spanish from its words.
+
+    Counts distinctive function words of each language (spaCy's stop word
+    lists without the words they share) and gives Spanish two points for an
+    accent, ñ, ¿ or ¡.
+
+    Args:
+        text: the raw message.
+        doc: the already normalized doc, to avoid tokenizing twice.
+        fallback: returned on a tie.
+    """
+    global _CUES
+    if _CUES is None:
+        _CUES = _cue_sets()
+    en_cues, es_cues = _CUES
+    if doc is None:
+        doc = make_doc(fold(text), "en")
+    words = [t.text for t in doc if t.is_alpha]
+    english = sum(1 for w in words if w in en_cues)
+    spanish = sum(1 for w in words if w in es_cues)
+    if _SPANISH_MARKS.search(text):
+        spanish += 2
+    if english > spanish:
+        return "en"
+    if spanish > english:
+        return "es"
+    return fallback
+
+
+# --- public API ---------------------------------------------------------------
+
+
+def detect_crisis(text: str) -> CrisisMatch | None:
+    """Detect a crisis (suicide, self-harm, overdose, violence, emergency).
+
+    Args:
+        text: the member's message, in English or Spanish.
+
+    Returns:
+        A `CrisisMatch` without any copy of the text, or None.
+    """
+    if not text or not text.strip():
+        return None
+    doc = _normalized_doc(text)
+    matcher = _MATCHER.get()
+
+    best: tuple[int, int, int, Rule] | None = None
+    for match_id, start, end in matcher(doc):
+        rule = _RULES_BY_NAME[doc.vocab.strings[match_id]]
+        if not _accepts(rule, doc, start, end):
+            continue
+        key = (rule.priority, end - start, -CATEGORIES.index(rule.category), rule)
+        if best is None or key[:3] > best[:3]:
+            best = key
+    if best is None:
+        return None
+
+    rule = best[3]
+    language = judge_language(text, doc, fallback=rule.language)
+    logger.debug("Crisis rule %s fired (%s, %s)", rule.name, rule.category, language)
+    return CrisisMatch(category=rule.category, language=language, rule=rule.name)
+
+
+# --- measurement report -------------------------------------------------------
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CRISIS_TABLE = PROJECT_ROOT / "tests" / "data" / "crisis_phrasings.yml"
+ORDINARY_TABLE = PROJECT_ROOT / "tests" / "data" / "ordinary_messages.yml"
+REPORT_DOC = PROJECT_ROOT / "docs" / "crisis-detection.md"
+REPORT_START = "<!-- measured:start (written by python -m bot.safety --report) -->"
+REPORT_END = "<!-- measured:end -->"
+
+
+def load_table(path: Path, key: str) -> list[dict]:
+    """Load the list under `key` from a YAML table in tests/data."""
+    import yaml
+
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return list(data.get(key) or [])
+
+
+def measure() -> dict:
+    """Measure recall on the crisis tables and false alarms on ordinary messages.
+
+    Returns:
+        A dict with counts, rates, and the rows that were missed, fired
+        falsely, or got the wrong language.
+    """
+    results: dict = {}
+    for key in ("phrasings", "holdout"):
+        rows = load_table(CRISIS_TABLE, key)
+        missed, wrong_language, wrong_category = [], [], []
+        for row in rows:
+            found = detect_crisis(row["text"])
+            if found is None:
+                missed.append(row)
+                continue
+            if found.language != row["language"]:
+                wrong_language.append((row, found.language))
+            if found.category != row["category"]:
+                wrong_category.append((row, found.category))
+        results[key] = {
+            "total": len(rows),
+            "caught": len(rows) - len(missed),
+            "missed": missed,
+            "wrong_language": wrong_language,
+            "wrong_category": wrong_category,
+        }
+
+    ordinary = load_table(ORDINARY_TABLE, "messages")
+    alarms = []
+    for row in ordinary:
+        found = detect_crisis(row["text"])
+        if found is not None:
+            alarms.append((row, found))
+    results["ordinary"] = {"total": len(ordinary), "alarms": alarms}
+    return results
+
+
+def _rate(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({100.0 * part / whole:.1f}%)" if whole else "0/0"
+
+
+def render_report(results: dict) -> str:
+    """Render `measure()` results as the Markdown section of the report."""
+    main, holdout, ordinary = (
+        results["phrasings"], results["holdout"], results["ordinary"]
+    )
+    lines = [
+        "| table | measure | result |",
+        "| --- | --- | --- |",
+        f"| crisis phrasings (main) | recall | {_rate(main['caught'], main['total'])} |",
+        f"| crisis phrasings (hold-out) | recall | "
+        f"{_rate(holdout['caught'], holdout['total'])} |",
+        f"| ordinary messages | false alarms | "
+        f"{_rate(len(ordinary['alarms']), ordinary['total'])} |",
+        f"| crisis phrasings (main) | wrong language | "
+        f"{_rate(len(main['wrong_language']), main['caught'])} |",
+        f"| crisis phrasings (main) | other category than labelled | "
+        f"{_rate(len(main['wrong_category']), main['caught'])} |",
+        "",
+    ]
+    if holdout["missed"]:
+        lines.append("Hold-out phrasings the rules miss:")
+        lines.append("")
+        lines.extend(f"- {row['text']!r} ({row['category']}, {row['language']})"
+                     for row in holdout["missed"])
+        lines.append("")
+    if main["missed"]:
+        lines.append("Main phrasings the rules miss:")
+        lines.append("")
+        lines.extend(f"- {row['text']!r}" for row in main["missed"])
+        lines.append("")
+    if ordinary["alarms"]:
+        lines.append("Ordinary messages that raise an alarm:")
+        lines.append("")
+        lines.extend(f"- {row['text']!r} -> {found.category} (`{found.rule}`)"
+                     for row, found in ordinary["alarms"])
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(markdown: str, path: Path = REPORT_DOC) -> None:
+    """Replace the measured section of `path` with `markdown`.
+
+    Raises:
+        ValueError: the document lacks the start and end markers.
+    """
+    document = path.read_text(encoding="utf-8")
+    if REPORT_START not in document or REPORT_END not in document:
+        raise ValueError(
+            f"{path} has no measured section: add the lines {REPORT_START!r} "
+            f"and {REPORT_END!r}"
+        )
+    head, rest = document.split(REPORT_START, 1)
+    _, tail = rest.split(REPORT_END, 1)
+    path.write_text(
+        f"{head}{REPORT_START}\n{markdown}\n{REPORT_END}{tail}", encoding="utf-8"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print, and with --report also write, the crisis detection measurements."""
+    parser = argparse.ArgumentParser(prog="python -m bot.safety", description=main.__doc__)
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help=f"also rewrite the measured section of {REPORT_DOC.relative_to(PROJECT_ROOT)}",
+    )
+    args = parser.parse_args(argv)
+    markdown = render_report(measure())
+    print(markdown)
+    if args.report:
+        write_report(markdown)
+        print(f"Wrote {REPORT_DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

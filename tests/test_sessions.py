@@ -1,0 +1,68 @@
+import pytest
+
+from bot.sessions import (
+    InvalidSession,
+    issue_session_token,
+    sms_conversation_id,
+    verify_session_token,
+)
+
+SECRET = "test-secret"
+
+
+def test_issued_token_verifies_to_its_conversation():
+    token = issue_session_token(SECRET)
+    conversation_id = verify_session_token(SECRET, token)
+    assert conversation_id.startswith("web-")
+    assert token.startswith(conversation_id + ".")
+
+
+def test_tokens_are_unique():
+    tokens = {issue_session_token(SECRET) for _ in range(200)}
+    assert len(tokens) == 200
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "",
+        "web-abc",
+        "default",
+        "web-abc.99999999999.deadbeef",
+        "sms-abc.99999999999.deadbeef",
+        "x" * 500,
+        123,
+    ],
+)
+def test_forged_or_malformed_token_rejected(token):
+    with pytest.raises(InvalidSession):
+        verify_session_token(SECRET, token)
+
+
+def test_token_from_another_secret_rejected():
+    token = issue_session_token("another-secret")
+    with pytest.raises(InvalidSession):
+        verify_session_token(SECRET, token)
+
+
+def test_tampered_conversation_id_rejected():
+    conversation_id, expires, signature = issue_session_token(SECRET).split(".")
+    forged = f"{conversation_id[:-1]}Q.{expires}.{signature}"
+    with pytest.raises(InvalidSession):
+        verify_session_token(SECRET, forged)
+
+
+def test_expired_token_rejected():
+    token = issue_session_token(SECRET, ttl_seconds=10, now=1_000)
+    assert verify_session_token(SECRET, token, now=1_005).startswith("web-")
+    with pytest.raises(InvalidSession, match="expired"):
+        verify_session_token(SECRET, token, now=1_011)
+
+
+def test_sms_pseudonym_hides_number_and_is_stable():
+    first = sms_conversation_id(SECRET, "+16505551234")
+    assert first == sms_conversation_id(SECRET, "+16505551234")
+    assert "6505551234" not in first
+    assert first != sms_conversation_id(SECRET, "+16505551235")
+    assert first != sms_conversation_id("other", "+16505551234")
