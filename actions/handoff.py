@@ -16,6 +16,7 @@ from actions.common import faq_response, latest_intent, latest_text
 from bot import answers, conversations
 from bot.handoff import HANDOFF_SLOTS, build_request, detail_to_fix, summary_values
 from bot.handoff import create_ticket
+from bot.tickets import InvalidHandoffError
 
 logger = logging.getLogger(__name__)
 
@@ -238,10 +239,15 @@ class ActionCreateTicket(Action):
         request = build_request(
             tracker.slots,
             conversation_id=tracker.sender_id,
-            channel=tracker.get_latest_input_channel() or "rest",
+            channel={"twilio": "sms"}.get(tracker.get_latest_input_channel(), "rest"),
             phone=phone,
         )
-        ticket, created = await create_ticket(request)
+        try:
+            ticket, created = await create_ticket(request)
+        except InvalidHandoffError as error:
+            logger.warning("Hand-off rejected: %s", error)
+            dispatcher.utter_message(response="utter_handoff_failed")
+            return [SlotSet("handoff_phone", None), SlotSet("handoff_confirm", None)]
         logger.info(
             "Hand-off ticket %s (%s)", ticket.reference, "new" if created else "repeat"
         )

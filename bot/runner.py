@@ -29,8 +29,6 @@ logger = logging.getLogger("bot.runner")
 MODEL_DIR = PROJECT_ROOT / "models"
 MODEL_NAME = "hpsm"
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
-RASA_PORT = 5005
-ACTION_PORT = 5055
 
 
 def training_fingerprint(root: Path = PROJECT_ROOT) -> str:
@@ -110,7 +108,7 @@ def lock_store_config(redis_url: str | None) -> dict:
 def write_endpoints(settings: Settings) -> Path:
     """Write Rasa's endpoints file for these settings under `var/`."""
     endpoints = {
-        "action_endpoint": {"url": settings.action_server_url},
+        "action_endpoint": {"url": f"http://127.0.0.1:{settings.action_server_port}/webhook"},
         "tracker_store": tracker_store_config(settings.database_url),
         "lock_store": lock_store_config(settings.redis_url),
     }
@@ -127,7 +125,7 @@ def rasa_command(settings: Settings, model: Path, endpoints: Path) -> list[str]:
         "--model", str(model),
         "--endpoints", str(endpoints),
         "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-        "--port", str(RASA_PORT),
+        "--port", str(settings.rasa_port),
         "--interface", os.environ.get("RASA_INTERFACE", "127.0.0.1"),
         "--logging-config-file", str(PROJECT_ROOT / "config" / "logging.yml"),
     ]
@@ -185,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     endpoints = write_endpoints(settings)
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "actions.server", "--port", str(ACTION_PORT)],
+            [sys.executable, "-m", "actions.server", "--port",
+             str(settings.action_server_port)],
             cwd=PROJECT_ROOT, env=env,
         ),
         subprocess.Popen(rasa_command(settings, model, endpoints), cwd=PROJECT_ROOT,
@@ -201,12 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        wait_for_http(f"http://127.0.0.1:{RASA_PORT}/", 300, children[1])
+        rasa_url = f"http://127.0.0.1:{settings.rasa_port}"
+        wait_for_http(rasa_url + "/", 300, children[1])
         print(
             "\nThe HPSM member assistant is running.\n"
-            f"  REST:  POST http://127.0.0.1:{RASA_PORT}/webhooks/rest/session, then "
+            f"  REST:  POST {rasa_url}/webhooks/rest/session, then "
             f"/webhooks/rest/webhook\n"
-            f"  SMS:   POST http://127.0.0.1:{RASA_PORT}/webhooks/twilio/webhook\n"
+            f"  SMS:   POST {rasa_url}/webhooks/twilio/webhook\n"
             "  Chat in the terminal: .venv/bin/python -m bot.chat\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,6 +35,13 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _port(env, name: str, default: int) -> int:
+    value = env.get(name) or str(default)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"{name}={value!r} is invalid; use a TCP port number")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The product's configuration; build it with `get_settings()`."""
@@ -53,9 +60,8 @@ class Settings:
     allowed_origins: tuple[str, ...]
     retention_days: int
     log_level: str
-    rasa_url: str = "http://127.0.0.1:5005"
-    action_server_url: str = "http://127.0.0.1:5055/webhook"
-    extra: dict = field(default_factory=dict)
+    rasa_port: int = 5005
+    action_server_port: int = 5055
 
     @property
     def twilio_configured(self) -> bool:
@@ -102,10 +108,8 @@ def load_settings(environ: dict | None = None) -> Settings:
         allowed_origins=_split(env.get("ALLOWED_ORIGINS", "")),
         retention_days=int(retention),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
-        rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005"),
-        action_server_url=env.get(
-            "ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook"
-        ),
+        rasa_port=_port(env, "RASA_PORT", 5005),
+        action_server_port=_port(env, "ACTION_SERVER_PORT", 5055),
     )
 
 

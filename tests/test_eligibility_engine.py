@@ -85,7 +85,8 @@ THRESHOLD_CASES = [
     ("age 21 dhcs", DHCS, {"age": 21, **HOMELESS}, "adult", True),
     ("hpsm ed 5", HPSM, {"avoidable_ed_visits_12mo": 5}, "ed_visits", False),
     ("hpsm ed 6", HPSM, {"avoidable_ed_visits_12mo": 6}, "ed_visits", True),
-    ("hpsm ed 5 rule", HPSM, {"avoidable_ed_visits_12mo": 5}, "high_utilization", False),
+    ("hpsm ed 5 rule", HPSM, {"avoidable_ed_visits_12mo": 5}, "high_utilization",
+     False),
     ("hpsm ed 6 rule", HPSM, {"avoidable_ed_visits_12mo": 6}, "high_utilization", True),
     ("hpsm ed unknown", HPSM, {"avoidable_ed_visits_12mo": None}, "ed_visits", None),
     (
@@ -950,7 +951,7 @@ def test_threshold_is_data():
 RULE_SET_ERROR_CASES = [
     ("unknown field", {"field": "homeless"}, "unknown profile field"),
     ("unknown code", {"field": "unhoused", "code": "housing"}, "unknown reason code"),
-    ("number without compare", {"field": "age"}, "compare it"),
+    ("number without compare", {"field": "age"}, "add at_least or below"),
     ("compare a boolean", {"field": "unhoused", "at_least": 1}, "not a number"),
     ("empty all", {"all": []}, "at least one part"),
     ("two operators", {"field": "age", "at_least": 1, "below": 4}, "at most one"),

@@ -95,6 +95,8 @@ def _screen_ecm(profile: Mapping, rules: RuleSet, target: Target) -> dict:
     status = _status(target, values)
 
     # Gates 1 to 3 decide alone, so their result lists only the gate.
+    # NOTE: an unknown plan passes gates 1 and 2, because the contract's order
+    # of precedence has no step for it; staff confirm membership at hand-off.
     plan = profile.get("plan")
     if plan == "none":
         return _ecm_result(status, None, [make_reason("not_member", True)])
@@ -114,7 +116,8 @@ def _screen_ecm(profile: Mapping, rules: RuleSet, target: Target) -> dict:
         if value is True and rule.best == "likely":
             populations.append(rule.name)
         elif value is not False:
-            # Unknown rules, and true rules that need a clinical call.
+            # NOTE: a true rule whose best is needs_review (long-term care) is
+            # listed as possible, not as a population, since staff decide it.
             possible.append(rule.name)
         reasons.add(make_reason(rule.name, value))
         reasons.add_explanation(rule.condition, profile)

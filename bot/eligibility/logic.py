@@ -4,7 +4,7 @@ A truth value is `True`, `False` or `None` (unknown). `AND` is false when any
 part is false, true when all parts are true, and unknown otherwise; `OR` is the
 mirror image. A profile field that is missing or `None` makes its leaf unknown.
 
-Besides evaluation, each node can say which values it can still reach while
+Besides evaluation, each node reports which values it can still reach while
 some profile fields are unanswered, and which changes of value one unanswered
 field can cause. The question planner uses both to skip questions whose answer
 cannot matter.
@@ -17,10 +17,11 @@ from typing import Iterable, Iterator, Mapping, Union
 
 Kleene = Union[bool, None]
 ANY_VALUE: frozenset = frozenset({True, False, None})
+# Every unordered pair of two different truth values: the changes an unanswered
+# field can make to its own leaf.
 ALL_TOGGLES: frozenset = frozenset(
     {frozenset({True, False}), frozenset({True, None}), frozenset({False, None})}
 )
-LEAF_OPERATORS = ("is_true", "at_least", "below")
 
 
 def kleene_and(left: Kleene, right: Kleene) -> Kleene:
@@ -89,7 +90,7 @@ class Leaf(Node):
 
     `operator` is `is_true` for a boolean field, `at_least` for `value >=
     threshold` and `below` for `value < threshold`. `window` is the look-back
-    period in words (such as "12 months"), used only in reason text.
+    period in words (such as "the last 12 months"), used only in reason text.
     """
 
     field: str
@@ -190,10 +191,10 @@ def explain(node: Node, profile: Mapping) -> list[tuple[Node, Kleene]]:
     for part in node.children():
         part_value = part.evaluate(profile)
         if isinstance(node, AllOf):
-            wanted = value is True or part_value is value
+            listed = value is True or part_value is value
         else:
-            wanted = value is False or part_value is value
-        if wanted:
+            listed = value is False or part_value is value
+        if listed:
             found.extend(explain(part, profile))
     return found
 

@@ -13,7 +13,6 @@ stands in for a care manager) come after every field that matters directly.
 
 from __future__ import annotations
 
-import logging
 from itertools import combinations
 from typing import Iterable, Mapping
 
@@ -29,8 +28,6 @@ from bot.eligibility.outcomes import (
 )
 from bot.eligibility.profile import validate_profile
 from bot.eligibility.rules import SERVICES, get_rule_set
-
-logger = logging.getLogger(__name__)
 
 SCOPE_ITEMS = (ECM,) + SERVICES
 _PLAN_TOGGLES = frozenset(frozenset(pair) for pair in combinations(PLAN_ANSWERS, 2))
@@ -108,7 +105,9 @@ class _Planner:
             options = {
                 component.bits_of(value) for value in self.component_reach(component)
             }
-            reachable = frozenset(bits | extra for bits in reachable for extra in options)
+            reachable = frozenset(
+                bits | extra for bits in reachable for extra in options
+            )
         return reachable
 
     def other_bits(self, target: Target, index: int) -> frozenset[int]:
@@ -135,7 +134,8 @@ class _Planner:
                 if first == second:
                     continue
                 for bits in others:
-                    if target.status_of(bits | first) != target.status_of(bits | second):
+                    before = target.status_of(bits | first)
+                    if before != target.status_of(bits | second):
                         return True
         return False
 

@@ -92,7 +92,8 @@ def _check_integer(field: str, value: Any, expected: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidProfile(field, f"must be {expected}, got {_shown(value)}")
     if isinstance(value, float):
-        # A JSON number such as 7.0 is still an integer; 7.5 is not.
+        # NOTE: a JSON number such as 7.0 is accepted as an integer, as JSON
+        # Schema does; 7.5 is not.
         if not value.is_integer():
             raise InvalidProfile(field, f"must be {expected}, got {_shown(value)}")
         value = int(value)

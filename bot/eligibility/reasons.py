@@ -14,8 +14,8 @@ from typing import Mapping
 from bot.eligibility.logic import Kleene, Leaf, Node
 from bot.eligibility.profile import FIELD_KINDS
 
-# Codes that only ever appear with met = true: they say which gate or which
-# staff-checked population applies, and say nothing when it does not.
+# Codes that only ever appear with met = true. Each names a gate or a
+# staff-checked population that applies, and is left out when it does not.
 GATE_CODES = frozenset(
     {"not_member", "careadvantage_plan", "kaiser_assigned", "hospice_or_pace"}
 )
@@ -34,7 +34,8 @@ REASON_TEXTS: dict[str, dict[Kleene, str]] = {
         True: "You are not an HPSM member, so these services are not open to you."
     },
     "careadvantage_plan": {
-        True: "ECM is a Medi-Cal benefit. CareAdvantage members get it another way."
+        True: "ECM is a Medi-Cal benefit. CareAdvantage members do not get it "
+        "through HPSM."
     },
     "kaiser_assigned": {
         True: "Your doctor is at Kaiser, so Kaiser handles your ECM.",

@@ -1,6 +1,6 @@
 """Rule sets: loading and checking the YAML files in `rule_sets/`.
 
-Each file holds one rule set: the ECM population rules, the staff-checked
+Each file contains one rule set: the ECM population rules, the staff-checked
 pointer populations, the rule of each Community Supports service, and the
 order in which the assistant asks questions. Thresholds and look-back windows
 live in those files, so the plan can change them without a code change.
@@ -181,11 +181,15 @@ class _Parser:
             "community_supports",
             "question_order",
         }
-        # `shared` only holds YAML anchors that the rules reuse.
+        # `shared` contains only YAML anchors that the rules reuse.
         if not expected <= set(data) <= expected | {"shared"}:
             raise self.fail(
                 "top level", f"keys must be {sorted(expected)} and optionally shared"
             )
+
+        for key in ("populations", "pointers", "question_order"):
+            if not isinstance(data[key], list):
+                raise self.fail(key, "must be a list")
 
         populations = tuple(
             self.population(item, f"populations[{index}]")
@@ -236,7 +240,9 @@ class _Parser:
         services = {}
         for service, item in data.items():
             where = f"community_supports.{service}"
-            if not isinstance(item, dict) or set(item) != {"paths"} or not item["paths"]:
+            if not isinstance(item, dict) or set(item) != {"paths"}:
+                raise self.fail(where, "must have a non-empty list `paths`")
+            if not isinstance(item["paths"], list) or not item["paths"]:
                 raise self.fail(where, "must have a non-empty list `paths`")
             paths = []
             for index, path in enumerate(item["paths"]):
@@ -294,7 +300,9 @@ class _Parser:
         kind = FIELD_KINDS[field]
         if not comparisons:
             if kind != "boolean":
-                raise self.fail(where, f"'{field}' is a number: compare it")
+                raise self.fail(
+                    where, f"'{field}' is a number: add at_least or below"
+                )
             if "window" in data:
                 raise self.fail(where, "window belongs to a number comparison")
             return Leaf(field, "is_true", code=code)
@@ -332,4 +340,6 @@ class _Parser:
             used.update(condition.fields())
         missing = sorted(used - set(order))
         if missing:
-            raise self.fail("question_order", f"misses fields the rules read: {missing}")
+            raise self.fail(
+                "question_order", f"misses fields the rules read: {missing}"
+            )
