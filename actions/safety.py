@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.safety import detect_crisis
 
 
 class ActionCrisisPause(Action):
-    """Prepare the crisis reply: match the message's language, pause the form.
+    """Prepare the crisis reply: match the language the member wrote in.
 
-    The reply itself (`utter_crisis`) is the next rule step, so Rasa renders it
-    with the language set here. Nothing about the message is stored or sent.
+    The reply itself (`utter_crisis`) is a later rule step, so Rasa renders it
+    with the language set here; the rules pause any active form in between.
+    This action sends no message, so the crisis reply is still the first one.
     """
 
     def name(self) -> str:
@@ -28,6 +29,4 @@ class ActionCrisisPause(Action):
         match = detect_crisis(tracker.latest_message.get("text") or "")
         if match is not None and match.language in ("en", "es"):
             events.append(SlotSet("language", match.language))
-        if tracker.active_loop.get("name"):
-            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
         return events

@@ -31,9 +31,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
-from bot.nlp import MatcherCache, closest, fold, make_doc, squeeze
+from bot.nlp import MatcherCache, closest, edit_distance, fold, make_doc, squeeze
 
 # NOTE: the real HPSM member ID format must be confirmed with the plan. Until
 # then an ID is assumed to be 8 to 12 letters and digits with at least one of
@@ -110,14 +110,14 @@ def _prepare(text: str) -> str:
     """Fold `text`, turn answer emoji into words and drop other symbols."""
     for emoji, word in _EMOJI_WORDS.items():
         text = text.replace(emoji, word)
-    kept = []
+    characters = []
     for ch in text:
         category = unicodedata.category(ch)
         if category in ("So", "Sk", "Cs", "Co", "Cn") or ch in "\ufe0f\u200d":
-            kept.append(" ")
+            characters.append(" ")
         else:
-            kept.append(ch)
-    return fold("".join(kept))
+            characters.append(ch)
+    return fold("".join(characters))
 
 
 def _split_units(text: str) -> str:
@@ -133,140 +133,39 @@ def _words(doc) -> list[str]:
 
 # --- phrase lists -------------------------------------------------------------
 
+# fmt: off
 UNSURE_PHRASES = (
-    "unsure",
-    "not sure",
-    "not really sure",
-    "not too sure",
-    "not so sure",
-    "not certain",
-    "uncertain",
-    "idk",
-    "idek",
-    "dunno",
-    "dont know",
-    "do not know",
-    "dont kno",
-    "dont knw",
-    "no idea",
-    "no clue",
-    "maybe",
-    "mayb",
-    "perhaps",
-    "possibly",
-    "might be",
-    "could be",
-    "cant remember",
-    "can not remember",
-    "cannot remember",
-    "dont remember",
-    "do not remember",
-    "dont recall",
-    "do not recall",
-    "forgot",
-    "i forget",
-    "hard to say",
-    "who knows",
-    "it depends",
-    "depends",
-    "sort of",
-    "sorta",
-    "kind of",
-    "kinda",
-    "yes and no",
-    "no se",
-    "nose",
-    "no lo se",
-    "no sabria decir",
-    "ni idea",
-    "no tengo idea",
-    "tal vez",
-    "talvez",
-    "quizas",
-    "quiza",
-    "a lo mejor",
-    "puede ser",
-    "puede que",
-    "no estoy seguro",
-    "no estoy segura",
-    "no seguro",
-    "no segura",
-    "no me acuerdo",
-    "no recuerdo",
-    "no lo recuerdo",
-    "mas o menos",
-    "quien sabe",
-    "depende",
+    "unsure", "not sure", "not really sure", "not too sure", "not so sure",
+    "not certain", "uncertain", "idk", "idek", "dunno", "dont know", "do not know",
+    "dont kno", "dont knw", "no idea", "no clue", "maybe", "mayb", "perhaps",
+    "possibly", "might be", "could be", "cant remember", "can not remember",
+    "cannot remember", "dont remember", "do not remember", "dont recall",
+    "do not recall", "forgot", "i forget", "hard to say", "who knows", "it depends",
+    "depends", "sort of", "sorta", "kind of", "kinda", "yes and no", "no se",
+    "nose", "no lo se", "no sabria decir", "ni idea", "no tengo idea", "tal vez",
+    "talvez", "quizas", "quiza", "a lo mejor", "puede ser", "puede que",
+    "no estoy seguro", "no estoy segura", "no seguro", "no segura", "no me acuerdo",
+    "no recuerdo", "no lo recuerdo", "mas o menos", "quien sabe", "depende",
 )
 LEAN_NO_PHRASES = (
-    "i dont think so",
-    "dont think so",
-    "do not think so",
-    "i think not",
-    "i guess not",
-    "i suppose not",
-    "probably not",
-    "likely not",
-    "i doubt it",
-    "doubt it",
-    "not that i know",
-    "not that i remember",
-    "not as far as i know",
-    "of course not",
-    "definitely not",
-    "absolutely not",
-    "certainly not",
-    "not really",
-    "not at all",
-    "not anymore",
-    "no longer",
-    "no way",
-    "no thanks",
-    "no thank you",
-    "yeah no",
-    "creo que no",
-    "no creo",
-    "me parece que no",
-    "probablemente no",
-    "supongo que no",
-    "no que yo sepa",
-    "claro que no",
-    "por supuesto que no",
-    "para nada",
-    "ya no",
-    "no gracias",
+    "i dont think so", "dont think so", "do not think so", "i think not",
+    "i guess not", "i suppose not", "probably not", "likely not", "i doubt it",
+    "doubt it", "not that i know", "not that i remember", "not as far as i know",
+    "of course not", "definitely not", "absolutely not", "certainly not",
+    "not really", "not at all", "not anymore", "no longer", "no way", "no thanks",
+    "no thank you", "yeah no", "creo que no", "no creo", "me parece que no",
+    "probablemente no", "supongo que no", "no que yo sepa", "claro que no",
+    "por supuesto que no", "para nada", "ya no", "no gracias",
 )
 LEAN_YES_PHRASES = (
-    "i think so",
-    "think so",
-    "i believe so",
-    "believe so",
-    "i guess so",
-    "guess so",
-    "i guess",
-    "i suppose",
-    "probably",
-    "most likely",
-    "likely",
-    "seems so",
-    "why not",
-    "of course",
-    "for sure",
-    "you bet",
-    "thats right",
-    "that is right",
-    "creo que si",
-    "yo creo que si",
-    "pienso que si",
-    "me parece que si",
-    "supongo que si",
-    "supongo",
-    "probablemente",
-    "por supuesto",
-    "claro que si",
-    "asi es",
-    "eso es",
+    "i think so", "think so", "i believe so", "believe so", "i guess so",
+    "guess so", "i guess", "i suppose", "probably", "most likely", "likely",
+    "seems so", "why not", "of course", "for sure", "you bet", "thats right",
+    "that is right", "creo que si", "yo creo que si", "pienso que si",
+    "me parece que si", "supongo que si", "supongo", "probablemente",
+    "por supuesto", "claro que si", "asi es", "eso es",
 )
+# fmt: on
 
 _PHRASE_LABELS = {
     "unsure": UNSURE_PHRASES,
@@ -292,7 +191,7 @@ _PHRASE_MATCHERS = {
 
 def _phrase_labels(doc, language: str) -> set[str]:
     matcher = _PHRASE_MATCHERS[language].get()
-    return {doc.vocab.strings[match_id] for match_id, _, _ in matcher(doc)}
+    return {matcher.vocab.strings[match_id] for match_id, _, _ in matcher(doc)}
 
 
 def _language(language: str) -> str:
@@ -301,76 +200,33 @@ def _language(language: str) -> str:
 
 # --- yes / no -----------------------------------------------------------------
 
+# fmt: off
 YES_WORDS = frozenset(
     {
-        "yes",
-        "yeah",
-        "yea",
-        "yeh",
-        "yep",
-        "yup",
-        "yah",
-        "yas",
-        "y",
-        "sure",
-        "ok",
-        "okay",
-        "k",
-        "correct",
-        "right",
-        "true",
-        "affirmative",
-        "absolutely",
-        "definitely",
-        "certainly",
-        "indeed",
-        "totally",
-        "exactly",
-        "si",
-        "sip",
-        "simon",
-        "claro",
-        "cierto",
-        "correcto",
-        "exacto",
-        "afirmativo",
-        "efectivamente",
-        "obvio",
-        "dale",
+        "yes", "yeah", "yea", "yeh", "yep", "yup", "yah", "yas", "y", "sure", "ok",
+        "okay", "k", "correct", "right", "true", "affirmative", "absolutely",
+        "definitely", "certainly", "indeed", "totally", "exactly", "si", "sip",
+        "simon", "claro", "cierto", "correcto", "exacto", "afirmativo",
+        "efectivamente", "obvio", "dale",
     }
 )
 NO_WORDS = frozenset(
     {
-        "no",
-        "nope",
-        "nah",
-        "nay",
-        "n",
-        "never",
-        "negative",
-        "nop",
-        "nel",
-        "nunca",
-        "not",
-        "none",
-        "nada",
-        "neither",
-        "false",
-        "wrong",
-        "incorrect",
-        "tampoco",
-        "ningun",
-        "ninguno",
-        "ninguna",
+        "no", "nope", "nah", "nay", "n", "never", "negative", "nop", "nel", "nunca",
+        "not", "none", "nada", "neither", "false", "wrong", "incorrect", "tampoco",
+        "ningun", "ninguno", "ninguna",
     }
 )
+# fmt: on
 # Whole-word spellings close to a yes/no word that must not be read as one.
 _NOT_TYPOS = frozenset({"yet", "year", "yen", "yell", "nose", "note", "sue", "pure"})
+# fmt: off
 _FUZZY_YES_NO = ("yes", "yeah", "yep", "yup", "nope", "sure", "okay", "claro", "never")
 _SOFT_OPENERS = frozenset(
     {"um", "umm", "uh", "uhh", "hmm", "hm", "well", "oh", "ah", "so", "pues", "eh",
      "lol", "haha", "jaja", "ok", "okay", "k", "yo", "and", "but", "pero"}
 )
+# fmt: on
 _STATE_VERBS = frozenset({"am", "was", "were", "are", "is", "been", "soy", "estoy"})
 _DO_VERBS = frozenset({"do", "did"})
 _OTHER_AUX = frozenset({"have", "had", "has", "will", "would", "can", "could"})
@@ -389,12 +245,16 @@ def _yes_no_word(word: str, language: str) -> bool | None:
 
 
 def _fuzzy_yes_no(word: str) -> bool | None:
+    """Read a one-typo yes or no ("yse", "yeas"); None when the typo is ambiguous."""
     if len(word) < 3 or word in _NOT_TYPOS:
         return None
-    match = closest(squeeze(word, keep=2), _FUZZY_YES_NO, max_distance=1)
-    if match is None:
-        return None
-    return match not in ("nope", "never")
+    word = squeeze(word, keep=2)
+    readings = {
+        target not in ("nope", "never")
+        for target in _FUZZY_YES_NO
+        if edit_distance(word, target, 1) <= 1
+    }
+    return readings.pop() if len(readings) == 1 else None
 
 
 def parse_yes_no(text: str, language: str = "en") -> Answer:
@@ -452,7 +312,7 @@ def _first_person_statement(words: list[str]) -> Answer | None:
         rest = rest[1:]
 
     if verb in _STATE_VERBS:
-        # "I'm not homeless" negates the state the question asks about.
+        # "I'm not homeless" negates the state that the question is about.
         return _value(not negated)
     if verb in _DO_VERBS:
         if negated:
@@ -465,6 +325,7 @@ def _first_person_statement(words: list[str]) -> Answer | None:
 
 # --- numbers ------------------------------------------------------------------
 
+# fmt: off
 EN_NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
     "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
@@ -492,15 +353,18 @@ ES_NUMBER_WORDS = {
     "novecientas": 900, "mil": 1000, "millon": 1_000_000,
     "millones": 1_000_000, "docena": 12,
 }
+# fmt: on
 ES_NUMBER_WORDS.pop("un")
 # "un", "una", "a" and "an" are a number only before a scale or pair word.
 _ARTICLES = frozenset({"a", "an", "un", "una"})
 _PAIR_WORDS = frozenset({"couple", "pair", "par"})
+# fmt: off
 _SCALE_WORDS = frozenset({"hundred", "thousand", "million", "dozen", "docena",
                           "mil", "millon"})
 # Scale words after digits: "3 k", "5 mil", "2 thousand", "3 grand".
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "mil": 1000,
            "millon": 1_000_000, "millones": 1_000_000, "k": 1000, "grand": 1000}
+# fmt: on
 _TIMES_WORDS_EN = {"once": 1, "twice": 2, "thrice": 3}
 _CONNECTORS = frozenset({"and", "y", "-"})
 
@@ -639,7 +503,7 @@ def _read_number_words(tokens: list[str], start: int, language: str) -> tuple[in
         word = tokens[i]
         value = _word_value(word, language)
         if value is None:
-            # "twenty-one", "treinta y dos", "hundred and five", "mil y"
+            # "twenty-one", "treinta y dos", "hundred and five"
             if last in ("tens", "multiplier", "hundreds", "scale") and (
                 word in _CONNECTORS and i + 1 < len(tokens)
             ):
@@ -679,25 +543,27 @@ def _read_number_words(tokens: list[str], start: int, language: str) -> tuple[in
 
 
 # Words after a number that make it a time span, not an amount.
+# fmt: off
 _TIME_UNITS = frozenset(
     {"month", "months", "mo", "mos", "year", "years", "yr", "yrs", "week", "weeks",
      "wk", "wks", "day", "days", "hour", "hours", "hr", "hrs", "minute", "minutes",
      "min", "mins", "mes", "meses", "ano", "anos", "semana", "semanas", "dia", "dias",
      "hora", "horas", "minutos", "am", "pm"}
 )
+# fmt: on
 _YEAR_PREPOSITIONS = frozenset({"in", "since", "en", "desde", "del", "de"})
 _SHORT_PERIODS = frozenset({"month", "week", "day", "mes", "semana", "dia"})
 _PERIOD_MARKERS = frozenset({"a", "per", "every", "each", "al", "por", "cada", "la"})
+# fmt: off
 _RANGE_WORDS = frozenset({"or", "to", "-", "o", "u", "a", "and", "y", "/", "maybe",
                           "til", "till", "through", "thru", "hasta", "or maybe"})
 _MORE_THAN = (("more", "than"), ("more", "then"), ("over",), ("mas", "de"),
               ("mas", "que"), ("above",))
-_AT_LEAST = (("at", "least"), ("al", "menos"), ("por", "lo", "menos"),
-             ("minimum",), ("minimo",))
 _LESS_THAN = (("less", "than"), ("fewer", "than"), ("under",), ("below",),
               ("menos", "de"), ("up", "to"))
+# fmt: on
 _ALMOST = (("almost",), ("nearly",), ("casi",))
-_OR_MORE = (("+",), ("or", "more"), ("plus",), ("o", "mas"), ("or", "so"))
+# fmt: off
 _VAGUE_AMOUNTS = frozenset(
     {"few", "several", "lot", "lots", "many", "multiple", "bunch", "some", "various",
      "numerous", "tons", "muchas", "muchos", "varias", "varios", "algunas",
@@ -707,6 +573,7 @@ _ZERO_WORDS = frozenset(
     {"none", "zero", "never", "no", "nope", "nah", "nada", "ninguna", "ninguno",
      "ningun", "nunca", "cero", "nothing", "not", "nil"}
 )
+# fmt: on
 
 
 def _preceded_by(tokens: list[str], index: int, phrases) -> bool:
@@ -726,13 +593,15 @@ def _followed_by(tokens: list[str], index: int, phrases) -> bool:
 
 
 def _amount_tokens(text: str, language: str) -> tuple[object, list[str]]:
-    doc = make_doc(_split_units(_prepare(text)).replace("$", " $ "), language)
+    text = _split_units(_prepare(text)).replace("$", " $ ")
+    text = re.sub(r"(?<=\d)-", " - ", text)  # "1000-2000" is a range
+    doc = make_doc(text, language)
     tokens = [t.norm_ for t in doc if not t.is_space]
     return doc, tokens
 
 
 def _is_time_span(tokens: list[str], number: _Number) -> bool:
-    """Whether `number` is a period or a year ("12 months", "last 6", "in 2023")."""
+    """Return True when `number` is a period or a year ("12 months", "in 2023")."""
     after = tokens[number.end] if number.end < len(tokens) else ""
     before = tokens[number.start - 1] if number.start > 0 else ""
     if after in _TIME_UNITS or before in ("last", "past", "ultimos", "ultimas"):
@@ -766,10 +635,13 @@ def _pick_amount(tokens: list[str], numbers: list[_Number]) -> Answer | None:
         return _value(number.value)
     if len(numbers) == 2:
         first, second = numbers
-        between = tuple(tokens[first.end:second.start])
+        between = tuple(
+            t for t in tokens[first.end:second.start] if t not in _CURRENCY_WORDS
+        )
         joined = " ".join(between)
         if (first.start == second.start) or (
-            between and (joined in _RANGE_WORDS or all(w in _RANGE_WORDS for w in between))
+            between
+            and (joined in _RANGE_WORDS or all(w in _RANGE_WORDS for w in between))
         ):
             low, high = sorted((first.value, second.value))
             if low == high:
@@ -816,6 +688,8 @@ def parse_count(text: str, language: str = "en") -> Answer:
     if any(_is_frequency(tokens, n) for n in numbers):
         return UNREADABLE
     picked = _pick_amount(tokens, numbers)
+    if picked is not None and picked.value == 1 and _negated_one(tokens, numbers[0]):
+        return _value(0)  # "not once", "not even one time"
     if picked is not None:
         return _as_int(picked, MAX_COUNT)
 
@@ -829,9 +703,16 @@ def parse_count(text: str, language: str = "en") -> Answer:
     return UNREADABLE
 
 
+def _negated_one(tokens: list[str], number: _Number) -> bool:
+    before = tokens[max(0, number.start - 2):number.start]
+    return "not" in before or "ni" in before
+
+
+# fmt: off
 _AGE_UNITS = frozenset({"years", "year", "yrs", "yr", "yo", "anos", "ano", "old"})
 _INFANT_UNITS = frozenset({"months", "month", "meses", "mes", "weeks", "week",
                            "semanas", "semana", "days", "dias"})
+# fmt: on
 
 
 def parse_age(text: str, language: str = "en") -> Answer:
@@ -876,8 +757,10 @@ def parse_age(text: str, language: str = "en") -> Answer:
     return _value(age)
 
 
+# fmt: off
 _CURRENCY_WORDS = frozenset({"$", "dollars", "dollar", "bucks", "usd", "dolares",
                              "dolar", "dls"})
+# fmt: on
 
 
 def parse_money(text: str, language: str = "en") -> Answer:
@@ -947,10 +830,12 @@ _PLAN_SPELLINGS = {
     "kaiser": "kaiser",
     "kaizer": "kaiser",
 }
+# fmt: off
 _EXPLICIT_CAREADVANTAGE = frozenset({"careadvantage", "careadvantagecmc",
                                      "calmediconnect", "mediconnect", "cmc", "dsnp"})
 _FUZZY_PLAN_TARGETS = ("medical", "medicare", "careadvantage", "mediconnect",
                        "calmediconnect", "medicaid")
+# fmt: on
 _NEGATIONS = frozenset({"no", "not", "never", "nunca", "without", "sin"})
 _NONE_PHRASES = (
     ("not", "a", "member"),
@@ -969,9 +854,11 @@ _NONE_PHRASES = (
     ("through", "my", "job"),
     ("do", "not", "have"),
 )
+# fmt: off
 _NONE_WORDS = frozenset({"no", "nope", "nah", "none", "neither", "uninsured",
                          "ninguno", "ninguna", "ningun", "nada", "anthem", "aetna",
                          "cigna", "nunca"})
+# fmt: on
 
 
 def _plan_mentions(words: list[str]) -> list[tuple[str, int, int]]:
@@ -1036,26 +923,26 @@ def parse_plan(text: str, language: str = "en") -> Answer:
         return UNSURE
 
     mentions = _plan_mentions(words)
-    held, negated = set(), set()
+    stated, negated = set(), set()
     for label, start, _ in mentions:
         window = words[max(0, start - 3):start]
         if "|" in window:
             window = window[len(window) - window[::-1].index("|"):]
-        (negated if _NEGATIONS & set(window) else held).add(label)
+        (negated if _NEGATIONS & set(window) else stated).add(label)
 
-    if "careadvantage!" in held:
+    if "careadvantage!" in stated:
         return _value(PLAN_CAREADVANTAGE)
-    if PLAN_MEDI_CAL in held and "medicare" in held:
+    if PLAN_MEDI_CAL in stated and "medicare" in stated:
         # NOTE: a member with Medicare and HPSM Medi-Cal may or may not be in
         # CareAdvantage; staff check, so this is not sure.
         return UNSURE
-    if PLAN_MEDI_CAL in held:
+    if PLAN_MEDI_CAL in stated:
         return _value(PLAN_MEDI_CAL)
-    if "medicare" in held or PLAN_CAREADVANTAGE in held:
+    if "medicare" in stated or PLAN_CAREADVANTAGE in stated:
         return _value(PLAN_CAREADVANTAGE)
-    if negated and not held - {"kaiser"}:
+    if negated and not stated - {"kaiser"}:
         return _value(PLAN_NONE)
-    if "kaiser" in held:
+    if "kaiser" in stated:
         # NOTE: Kaiser alone could be HPSM Medi-Cal with a Kaiser doctor or
         # private Kaiser coverage, so the plan is left to staff.
         return UNSURE
@@ -1137,6 +1024,7 @@ def last_four(phone: str) -> str:
 
 # --- dates of birth -----------------------------------------------------------
 
+# fmt: off
 MONTHS = {
     "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3,
     "april": 4, "apr": 4, "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7,
@@ -1146,6 +1034,7 @@ MONTHS = {
     "mayo": 5, "junio": 6, "julio": 7, "agosto": 8, "ago": 8, "septiembre": 9,
     "setiembre": 9, "octubre": 10, "noviembre": 11, "diciembre": 12, "dic": 12,
 }
+# fmt: on
 _LONG_MONTH_NAMES = tuple(name for name in MONTHS if len(name) >= 5)
 _NUMERIC_DATE_RE = re.compile(
     r"(?<!\d)(\d{1,4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{2,4})(?!\d)"
@@ -1206,7 +1095,11 @@ def _numeric_date(text: str, today: date, day_first: bool) -> date | None:
 def _worded_date(text: str, today: date) -> date | None:
     """Read "March 14 1975", "14 March 1975", "14 de marzo de 1975"."""
     text = _ORDINAL_RE.sub(r"\1", text)
-    parts = [p for p in re.split(r"[\s,./\-]+", text) if p and p not in ("de", "del", "of", "the")]
+    parts = [
+        part
+        for part in re.split(r"[\s,./\-]+", text)
+        if part and part not in ("de", "del", "of", "the")
+    ]
     for i, part in enumerate(parts):
         if not _MONTH_WORD_RE.fullmatch(part):
             continue
@@ -1254,7 +1147,8 @@ def parse_date_of_birth(
         found = _worded_date(folded, today)
     if found is None or found > today:
         return None
-    age = today.year - found.year - ((today.month, today.day) < (found.month, found.day))
+    had_birthday = (today.month, today.day) >= (found.month, found.day)
+    age = today.year - found.year - (0 if had_birthday else 1)
     if age > MAX_AGE:
         return None
     return found
@@ -1282,6 +1176,7 @@ def parse_member_id(text: str) -> str | None:
     return None
 
 
+# fmt: off
 LANGUAGE_NAMES = {
     "english": "en", "ingles": "en", "eng": "en",
     "spanish": "es", "espanol": "es", "castellano": "es", "spanich": "es",
@@ -1311,6 +1206,7 @@ NATIVE_LANGUAGE_NAMES = {
     "русский": "ru", "tiếng việt": "vi", "한국어": "ko", "العربية": "ar",
     "日本語": "ja", "فارسی": "fa",
 }
+# fmt: on
 
 
 def parse_language(text: str) -> str | None:

@@ -197,3 +197,51 @@ def closest(
     if best is None or tie:
         return None
     return best
+
+
+def pattern_from_spec(spec: str, sets: dict[str, Iterable[str]]) -> list[dict]:
+    """Compile a compact token pattern into a spaCy `Matcher` pattern on NORM.
+
+    The spec is a space-separated list of token specs. "a|b" matches one of
+    the words, "@NAME" one of the words in `sets[NAME]` (combinable:
+    "@NAME|c"), "#NUM" a number (`LIKE_NUM`) and "~" any one token. A leading
+    "?" makes a spec optional, and "~" is always optional.
+
+    Example:
+        "@WANT ?to die" with sets={"WANT": ["want", "wish"]} matches "want to
+        die" and "wish die".
+
+    Raises:
+        KeyError: the spec names a set that `sets` lacks.
+    """
+    pattern: list[dict] = []
+    for item in spec.split():
+        optional = item.startswith("?")
+        item = item.lstrip("?")
+        if item == "~":
+            pattern.append({"OP": "?"})
+            continue
+        if item == "#NUM":
+            token: dict = {"LIKE_NUM": True}
+        else:
+            words: set[str] = set()
+            for part in item.split("|"):
+                if part.startswith("@"):
+                    words.update(sets[part[1:]])
+                else:
+                    words.add(part)
+            token = {"NORM": {"IN": sorted(words)}}
+        if optional:
+            token["OP"] = "?"
+        pattern.append(token)
+    return pattern
+
+
+def spec_words(spec: str) -> set[str]:
+    """Return the literal words of a pattern spec (not sets, numbers or "~")."""
+    words: set[str] = set()
+    for item in spec.split():
+        for part in item.lstrip("?").split("|"):
+            if part and part[0] not in "@#~":
+                words.add(part)
+    return words

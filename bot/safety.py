@@ -1,12 +1,12 @@
 """Crisis detection rule layer for English and Spanish messages.
 
 `detect_crisis` runs before NLU decides anything else. It folds the message
-(lowercase, no accents), joins a few split spellings ("my self", "O.D.'d",
-"sewer slide"), tokenizes it with the shared blank English tokenizer and maps
-every token to a canonical form: known misspellings by table ("kil",
-"mysef"), leetspeak by digit swap ("k1ll"), and words of five letters or more
-by edit distance 1 to a short list of crisis words ("suicde", "sobredosiss").
-`Matcher` rules then run on those canonical forms (the NORM attribute).
+(lowercase, no accents) and joins a few split spellings ("my self", "O.D.'d",
+"sewer slide"). The shared blank English tokenizer splits it, and every token
+gets a canonical form in NORM. Known misspellings come from a table ("kil",
+"mysef"), leetspeak is undone ("k1ll"), and words of five letters or more
+within edit distance 1 of a crisis word are read as that word ("suicde").
+`Matcher` rules then run on those canonical forms.
 
 The rules favour a false alarm over a miss, with these deliberate borderline
 calls (docs/crisis-detection.md lists them all):
@@ -34,7 +34,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.nlp import MatcherCache, closest, fold, make_doc, squeeze
+from bot.nlp import (
+    MatcherCache,
+    closest,
+    fold,
+    make_doc,
+    pattern_from_spec,
+    spec_words,
+    squeeze,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +83,7 @@ _STRETCHED = re.compile(r"([a-z])\1\1")
 _LEET = str.maketrans({"1": "i", "3": "e", "0": "o", "4": "a", "5": "s", "@": "a"})
 
 # Misspellings and slang, mapped to the canonical form the rules use.
+# fmt: off
 VARIANTS = {
     # intent
     "wanna": "want", "wana": "want", "wnt": "want", "whant": "want", "wants": "want",
@@ -120,11 +129,14 @@ VARIANTS = {
     # Spanish SMS spellings
     "kiero": "quiero", "kiere": "quiere", "ke": "que", "q": "que", "aki": "aqui",
     "kisiera": "quisiera", "nadien": "nadie", "xq": "porque",
+    # SMS shorthand
+    "2": "to", "ur": "your", "urself": "yourself", "rn": "now",
     # Spanish
     "matarm": "matarme", "matame": "matenme", "mateme": "matenme",
     "morirm": "morirme", "dano": "dano", "danio": "dano",
     "pastiyas": "pastillas", "pastias": "pastillas",
 }
+# fmt: on
 # Long crisis words matched with one typo; the canonical form is the value.
 FUZZY_TARGETS = {
     "suicide": "suicide",
@@ -143,10 +155,12 @@ FUZZY_TARGETS = {
     "matarme": "matarme",
 }
 # Real words one typo away from a fuzzy target, kept as they are.
+# fmt: off
 NOT_TYPOS = frozenset(
     {"overdue", "overdo", "overdoes", "overdone", "overdoing", "matarte", "mataron",
      "breadth", "breaths", "mysterious", "respiran", "respirator"}
 )
+# fmt: on
 
 
 def _canonical(word: str) -> str:
@@ -189,6 +203,7 @@ def _normalized_doc(text: str):
 # --- rules --------------------------------------------------------------------
 
 # Word sets used in patterns as @NAME (canonical forms).
+# fmt: off
 SETS = {
     "MYSELF": ["myself", "meself", "ourselves", "himself", "herself", "themselves",
                "themself"],
@@ -306,6 +321,7 @@ SETS = {
     "ES_EMERGENCY_EVENT": ["derrame", "infarto", "ataque", "embolia", "convulsion",
                            "convulsiones", "paro"],
 }
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -317,14 +333,15 @@ class Rule:
         category: one of `CATEGORIES`.
         language: language of the wording ("en" or "es"), used when the words
             of the message do not decide it.
-        pattern: space-separated token specs: "a|b" is one of the words, "@SET"
-            a word set, "?" before a spec makes it optional, "~" is any one
-            optional token.
+        pattern: a token pattern in the notation of
+            `bot.nlp.pattern_from_spec`, with word sets from `SETS`.
         priority: the highest priority wins when several rules fire, so "he's
             going to kill me" is violence although "kill me" alone is suicide.
         unless_next: the match is ignored when the next token is one of these.
         unless_prev: the match is ignored when the previous token is one of these.
         only_next: when set, the next token must be one of these or absent.
+        min_number: when set, a number in the match ("#NUM") must be at least
+            this, so "took 30 pills" fires and "took 2 tylenol" does not.
     """
 
     name: str
@@ -335,12 +352,14 @@ class Rule:
     unless_next: frozenset = frozenset()
     unless_prev: frozenset = frozenset()
     only_next: frozenset | None = None
+    min_number: int | None = None
 
 
 def _words(*words: str) -> frozenset:
     return frozenset(words)
 
 
+# fmt: off
 _LIVE_PLACES = _words("there", "in", "with", "at", "alone", "here", "on", "by", "near",
                       "independently", "like", "together", "without", "inside",
                       "outside", "anywhere", "somewhere", "where")
@@ -358,7 +377,7 @@ _ABUSE_VERBS_OBJECT = ("hits|hit|hitting|beats|beat|beating|hurts|hurt|hurting|c
                        "punches|punching|kicked|kicks|kicking|slapped|slaps|slapping|"
                        "threatens|threatened|threatening|stalking|stalks|following|"
                        "killing|stabbed|shot|pushed|pushes|shoved|shoves|grabbed|"
-                       "molested|molesting|touching|touched|burned|bit|smacked|"
+                       "molested|molesting|touching|touched|touches|burned|bit|smacked|"
                        "smacks|smacking|whipped|beaten|tied|locked|trapping|raping")
 
 RULES = (
@@ -376,34 +395,56 @@ RULES = (
     Rule("suicide.want_to_die", "suicide", "en",
          "@WANT ?to ?i ?@ADV ?to ?be ?@ADV die|dead", 1,
          unless_next=_words("my", "your", "her", "his", "the", "for", "of", "tired"),
-         unless_prev=_words("is", "'s", "s", "are", "phone", "battery", "plant", "plants")),
+         unless_prev=_words("is", "'s", "s", "are", "phone", "battery", "plant",
+                            "plants")),
     Rule("suicide.wish_dead", "suicide", "en",
          "wish|rather|prefer ~ ~ ?be ?@ADV dead|die", 1),
     Rule("suicide.never_born", "suicide", "en", "wish ~ ~ ?@ADV never born|existed", 1),
-    Rule("suicide.better_off_dead", "suicide", "en", "better ?off dead", 1),
+    Rule("suicide.better_off_dead", "suicide", "en", "better ?off dead|gone", 1),
     Rule("suicide.better_without_me", "suicide", "en",
          "better ?off without me|us", 1),
     Rule("suicide.no_will_to_live", "suicide", "en",
          "@NOT ?@ADV want|wish|feel ?like ?to ?@ADV ?be @LIFE_OBJECT", 1,
          unless_next=_LIVE_PLACES | _words("early", "late", "today", "for")),
     Rule("suicide.not_wake_up", "suicide", "en",
-         "@NOT ?@ADV want|wish ?to ?ever wake ?up", 1,
+         "@NOT ?@ADV want|wish ?to ?ever wake up|awake", 1,
          unless_next=_words("early", "at", "in", "before", "so", "this", "on", "for")),
+    Rule("suicide.never_wake_up", "suicide", "en",
+         "sleep ?and never|not ?~ wake up", 1),
+    Rule("suicide.no_point_anymore", "suicide", "en",
+         "no|not ?~ point ?to ?~ anymore|trying|living", 1),
     Rule("suicide.no_reason_to_live", "suicide", "en",
-         "no|nothing|zero|any reason|reasons|purpose|will ?in|to|for|of live|living|life", 1),
-    Rule("suicide.nothing_to_live_for", "suicide", "en", "nothing ?left to live for", 1),
+         "no|nothing|zero|any reason|reasons|purpose|will ?in|to|for|of live|living|"
+         "life", 1),
+    Rule("suicide.nothing_to_live_for", "suicide", "en",
+         "nothing ?left to live for", 1),
+    Rule("suicide.reason_to_keep_living", "suicide", "en",
+         "reason|reasons|point|purpose ?to|for|in|of keep|continue|go|going "
+         "living|on", 1),
+    Rule("suicide.if_i_was_gone", "suicide", "en",
+         "if i ?am was|were|am|wasnt|werent|died ?not gone|dead|here|around|alive", 1,
+         unless_next=_words("for", "at", "in", "when", "on", "today", "tomorrow",
+                            "to", "with")),
+    Rule("suicide.nobody_would_care", "suicide", "en",
+         "no|nobody|noone ?one would|will ?even care|notice|miss ?me", 1,
+         unless_next=_words("about", "if", "that", "what", "the", "my", "which")),
+    Rule("suicide.not_in_this_world", "suicide", "en",
+         "@NOT ?@ADV want ?to be|stay|live in this world", 1),
     Rule("suicide.point_of_living", "suicide", "en",
          "point ?in|of|to living|life|existing|live", 1),
-    Rule("suicide.not_worth_living", "suicide", "en", "not ?even worth living|it|anything", 1,
+    Rule("suicide.not_worth_living", "suicide", "en",
+         "not ?even worth living|it|anything", 1,
          unless_prev=_words("is", "'s", "s", "price", "money", "cost", "trip", "wait")),
-    Rule("suicide.life_not_worth", "suicide", "en", "life ?is not|never ?@ADV worth", 1),
+    Rule("suicide.life_not_worth", "suicide", "en",
+         "life ?is not|never ?@ADV worth", 1),
     Rule("suicide.tired_of_living", "suicide", "en",
          "tired|sick|done|finished ?of|with living|life|existing", 1),
     Rule("suicide.hate_my_life", "suicide", "en", "hate my life|self|existence", 1),
     Rule("suicide.cant_go_on", "suicide", "en", "?@CAN not go|keep on|going", 1,
          only_next=_words("anymore", "like", "living", "any", "no", "this", "much")),
     Rule("suicide.cant_anymore", "suicide", "en",
-         "?@CAN not do|take|handle|stand|bear|live it|this|that|life|anything|everything|any ?more|longer|anymore",
+         "?@CAN not do|take|handle|stand|bear|live it|this|that|life|anything|"
+         "everything|any ?more|longer|anymore",
          1),
     Rule("suicide.cant_live_like_this", "suicide", "en",
          "?@CAN not live|go ?on like this", 1),
@@ -411,11 +452,13 @@ RULES = (
          "@WANT ?to ?@ADV disappear|vanish", 1,
          only_next=_words("forever", "for", "now", "completely")),
     Rule("suicide.jump_off", "suicide", "en",
-         "jump|jumping|jumped off|from|in ?a|the|of ?~ bridge|building|roof|cliff|balcony|train|overpass|window|front",
+         "jump|jumping|jumped off|from|in ?a|the|of ?~ bridge|building|roof|cliff|"
+         "balcony|train|overpass|window|front",
          1),
     Rule("suicide.slit_wrists", "suicide", "en",
          "slit|slitting|slice|slash|slashing|cut ?my wrists|wrist|throat", 2),
-    Rule("suicide.kill_me", "suicide", "en", "?please|just|somebody|someone|god kill me",
+    Rule("suicide.kill_me", "suicide", "en",
+         "?please|just|somebody|someone|god kill me",
          0, unless_prev=_words("to", "will", "gonna", "gon", "going", "would", "could",
                                "might", "'ll", "ll", "d", "'d", "not")),
     Rule("suicide.goodbye_forever", "suicide", "en", "goodbye|bye forever", 1),
@@ -427,7 +470,11 @@ RULES = (
          unless_next=_words("el", "la", "los", "las", "de", "esto", "eso",
                             "trabajando")),
     Rule("suicide.es.me_matar", "suicide", "es",
-         "me|se ?ya ?@ES_FIRST_INTENT ?de ?a matar|mato|ahorcar|colgar|envenenar", 1),
+         "me|se ?ya ?@ES_FIRST_INTENT ?de ?a matar|mato|ahorcar|colgar|envenenar|"
+         "aventar",
+         1),
+    Rule("suicide.es.no_despertar", "suicide", "es",
+         "dormir|dormirme ?~ ?y no ?volver ?a despertar|despertarme", 1),
     Rule("suicide.es.me_mato", "suicide", "es", "me mato", 1,
          unless_next=_words("trabajando", "de", "la", "el", "con")),
     Rule("suicide.es.quitarme_vida", "suicide", "es",
@@ -447,13 +494,21 @@ RULES = (
          "no ?~ quiero|puedo seguir ?asi", 1,
          only_next=_words("viviendo", "asi", "mas", "adelante", "aqui")),
     Rule("suicide.es.no_vale_vivir", "suicide", "es", "vale ?la ?pena vivir|seguir", 1),
+    Rule("suicide.es.este_mundo", "suicide", "es",
+         "no ?~ quiero|deseo ?seguir|estar|vivir en este mundo", 1),
+    Rule("suicide.es.nadie_extranaria", "suicide", "es",
+         "nadie me|lo|la ?~ extranaria|notaria|importaria|buscaria|echaria|extranara",
+         1),
+    Rule("suicide.es.para_no_despertar", "suicide", "es",
+         "para|y no ?volver ?a despertar|despertarme", 1),
     Rule("suicide.es.vida_sin_sentido", "suicide", "es",
          "vida no tiene ?ningun sentido", 1),
     Rule("suicide.es.sin_razon", "suicide", "es",
          "razon|razones|motivo|motivos|nada|nadie para|por ?que|quien ?~ vivir", 1),
     Rule("suicide.es.cansado_vivir", "suicide", "es",
          "cansado|cansada|harto|harta ?de vivir|vida|existir", 1),
-    Rule("suicide.es.no_puedo_mas", "suicide", "es", "no ?~ puedo|aguanto|soporto mas", 1),
+    Rule("suicide.es.no_puedo_mas", "suicide", "es",
+         "no ?~ puedo|aguanto|soporto mas", 1),
     Rule("suicide.es.ya_no_aguanto", "suicide", "es", "ya no aguanto|soporto", 1),
     Rule("suicide.es.desaparecer", "suicide", "es",
          "@ES_FIRST_INTENT desaparecer|morirme", 1),
@@ -463,14 +518,17 @@ RULES = (
     Rule("suicide.es.venas", "suicide", "es",
          "cortarme|cortar|corte|corto|cortando ?~ las venas", 2),
     Rule("suicide.es.tirarme", "suicide", "es",
-         "tirar|tirarme|aventar|aventarme|lanzar|lanzarme ?de|del|desde|al|a|bajo|frente ?un|una|el|la|del|al|de ?~ puente|edificio|techo|tren|carro|metro|balcon|azotea",
+         "tirar|tirarme|aventar|aventarme|lanzar|lanzarme ?de|del|desde|al|a|bajo|"
+         "frente ?un|una|el|la|del|al|de ?~ puente|edificio|techo|tren|carro|metro|"
+         "balcon|azotea",
          2),
     # --- self-harm ---
     Rule("self_harm.hurt_myself", "self_harm", "en",
          "@SELF_HURT_VERB ?@ADV @MYSELF", 1),
     Rule("self_harm.word", "self_harm", "en", "selfharm", 1),
     Rule("self_harm.cut_body", "self_harm", "en",
-         "cut|cutting|cuts|burn|burning|carve|carving ?my|on ?my arms|arm|legs|leg|thighs|thigh|skin|wrists|stomach|body",
+         "cut|cutting|cuts|burn|burning|carve|carving ?my|on ?my arms|arm|legs|leg|"
+         "thighs|thigh|skin|wrists|stomach|body",
          1),
     Rule("self_harm.cutting_again", "self_harm", "en",
          "cutting|selfharm again|relapse|relapsed", 1),
@@ -486,55 +544,83 @@ RULES = (
          "lastimarme|cortarme|quemarme|golpearme|autolesionarme", 1,
          unless_next=_HAIR_WORDS),
     Rule("self_harm.es.me_corto", "self_harm", "es",
-         "me ?@ES_AUX ?@ES_AUX lastimo|lastime|lastimando|lastimar|corto|corte|cortando|cortar|quemo|quemando",
-         1, unless_next=_HAIR_WORDS | _words("la", "los", "mi", "un", "una", "con")),
+         "me ?@ES_AUX ?@ES_AUX lastimo|lastime|lastimando|lastimar|corto|corte|"
+         "cortando|cortar|quemo|quemando",
+         1, unless_next=_HAIR_WORDS | _words("la", "los", "mi", "un", "una")),
     Rule("self_harm.es.me_corto_body", "self_harm", "es",
-         "me ?@ES_AUX ?@ES_AUX corto|corte|cortando|cortar|quemo|quemando ?los|las|la|el|mis|a|de @ES_CUT_OBJECT",
+         "me ?@ES_AUX ?@ES_AUX corto|corte|cortando|cortar|quemo|quemando ?los|las|la|"
+         "el|mis|a|de @ES_CUT_OBJECT",
          1),
     # --- overdose ---
     Rule("overdose.word", "overdose", "en", "overdose", 1),
     Rule("overdose.too_many", "overdose", "en", "@TAKE_DOSE ?way too|so many|much", 1,
-         unless_next=_words("time", "money", "effort", "energy", "space", "work", "long",
-                            "paperwork", "steps", "forms", "questions", "calls",
-                            "sugar", "salt", "coffee", "food", "junk", "sun")),
+         unless_next=_words("time", "money", "effort", "energy", "space", "work",
+                            "long", "paperwork", "steps", "forms", "questions",
+                            "calls", "sugar", "salt", "coffee", "food", "junk",
+                            "sun")),
     Rule("overdose.all_pills", "overdose", "en",
-         "@TAKE_DOSE ?a|the|all|my|his|her @QUANTITY ?@QUANTITY ?of ?my|the|those|these|his|her|of ?~ @PILLS",
+         "@TAKE_DOSE ?a|the|all|my|his|her @QUANTITY ?@QUANTITY ?of ?my|the|those|"
+         "these|his|her|of ?~ @PILLS",
          1, unless_next=_words("as", "like", "on", "every", "each", "with", "at")),
+    Rule("overdose.intent_pills", "overdose", "en",
+         "going|gon|want|planning|plan|thinking|gonna ?to|about|of ?@ADV take|swallow|"
+         "down|pop|taking|swallowing ?a|the|all|my|his|her @QUANTITY ?@QUANTITY ?of "
+         "?my|the|those|these|his|her|of ?~ @PILLS",
+         1, unless_next=_words("to", "on", "in", "at", "with", "every", "each", "as")),
     Rule("overdose.whole_bottle", "overdose", "en",
          "@TAKE_DOSE ?a|the ?whole|entire|full bottle|box|pack", 1),
     Rule("overdose.poison", "overdose", "en",
          "@TAKE_DOSE|drank|drink|drinking|ate ?some|the|a ?~ @POISON", 1),
     Rule("overdose.narcan", "overdose", "en", "narcan|naloxone", 1),
+    Rule("overdose.took_number", "overdose", "en",
+         "@TAKE_DOSE ?like|about|around|over|maybe #NUM ?~ ?of ?my|the|his|her ?~ "
+         "@PILLS", 1,
+         min_number=8),
     Rule("overdose.es.pastillas", "overdose", "es",
-         "?me @ES_TAKE ?~ @ES_QUANTITY ?de ?~ ?~ pastillas|pildoras|medicinas|medicamentos|medicina|pastilla",
+         "?me @ES_TAKE ?~ @ES_QUANTITY ?de ?~ ?~ pastillas|pildoras|medicinas|"
+         "medicamentos|medicina|pastilla",
+         1),
+    Rule("overdose.es.intent_pastillas", "overdose", "es",
+         "quiero|voy|pienso|quisiera ?a tomarme|tragarme|tomar|tragar ?~ @ES_QUANTITY "
+         "?de ?~ ?~ pastillas|pildoras|medicinas|medicamentos|pastilla",
          1),
     Rule("overdose.es.se_tomo", "overdose", "es",
          "se tomo|trago ?~ @ES_QUANTITY", 1),
     Rule("overdose.es.demasiado", "overdose", "es",
          "?me|se @ES_TAKE|tomo ?~ demasiado|demasiadas|demasiada|muchisimas", 1),
     Rule("overdose.es.veneno", "overdose", "es", "@ES_TAKE|tomo ?~ @POISON", 1),
+    Rule("overdose.es.numero", "overdose", "es",
+         "?me|se @ES_TAKE|tomo ?como|unas|unos|mas #NUM ?de pastillas|pildoras|"
+         "medicinas|pastilla",
+         1, min_number=8),
     # --- violence ---
     Rule("violence.threat_to_me", "violence", "en",
          "@THREAT_LEAD ?~ ?to ?~ @VIOLENT_VERB ?my|the|our @ME", 2),
     Rule("violence.abuse", "violence", "en",
          f"@PERSON ?~ ?~ {_ABUSE_VERBS_OBJECT} me|us", 2),
     Rule("violence.beat_me_up", "violence", "en", "beat|beats|beating me up", 2),
-    Rule("violence.hurt_others", "violence", "en", "@VIOLENT_VERB @OTHERS", 1,
+    Rule("violence.hurt_others", "violence", "en",
+         "@VIOLENT_VERB ?my|his|her|that|the|this|your|our @OTHERS", 1,
          unless_next=_SEND_WORDS,
          unless_prev=_words("never", "wouldn't", "wouldnt", "would", "does", "it",
-                            "will", "that")),
+                            "that", "this")),
+    Rule("violence.scared_of_person", "violence", "en",
+         "scared|afraid|terrified ?~ of my|her|his ?ex @PERSON", 2),
     Rule("violence.kys", "violence", "en", "kys|kyfs", 1),
     Rule("violence.kill_yourself", "violence", "en",
          "kill|hang|shoot ?@ADV yourself|urself|yourselves|yourselfs", 1),
     Rule("violence.abusive_person", "violence", "en", "abusive", 1),
     Rule("violence.domestic", "violence", "en", "domestic violence|abuse|abuser", 2),
     Rule("violence.being_abused", "violence", "en",
-         "being|been|getting abused|beaten|raped|attacked|assaulted|trafficked|molested", 2),
+         "being|been|getting abused|beaten|raped|attacked|assaulted|trafficked|"
+         "molested", 2),
     Rule("violence.abusive", "violence", "en",
-         "abusive|violent husband|partner|boyfriend|relationship|wife|girlfriend|ex|man|home|son|father|dad",
+         "abusive|violent husband|partner|boyfriend|relationship|wife|girlfriend|ex|"
+         "man|home|son|father|dad",
          2),
     Rule("violence.weapon", "violence", "en",
-         "has|pulled|pointing|pointed|grabbed|holding|waving ?out ?a|his|her|the gun|knife|weapon|pistol",
+         "has|pulled|pointing|pointed|grabbed|holding|waving ?out ?a|his|her|the gun|"
+         "knife|weapon|pistol",
          2),
     Rule("violence.fear_for_life", "violence", "en",
          "afraid|scared|fear|fearing|fearful ?for ?~ my|our life|lives", 2),
@@ -549,35 +635,45 @@ RULES = (
     Rule("violence.es.me_va_a_matar", "violence", "es",
          "me @ES_THIRD_INTENT ?a|con|en @ES_VIOLENT_VERB", 2),
     Rule("violence.es.va_a_matarme", "violence", "es",
-         "@ES_THIRD_INTENT ?a|con matarme|pegarme|golpearme|lastimarme|ahorcarme|violarme",
+         "@ES_THIRD_INTENT ?a|con matarme|pegarme|golpearme|lastimarme|ahorcarme|"
+         "violarme",
          2),
     Rule("violence.es.matarlo", "violence", "es", "@ES_OTHERS_VERB", 1,
          unless_next=_words("el", "la", "tiempo", "rato")),
-    Rule("violence.es.hacerle_dano", "violence", "es", "hacerle|hacerles|hacerte dano", 1),
+    Rule("violence.es.hacerle_dano", "violence", "es",
+         "hacerle|hacerles|hacerte dano", 1),
     Rule("violence.es.matar_a", "violence", "es",
          "matar|lastimar|golpear|herir|apunalar a @ES_OTHERS", 1),
     Rule("violence.es.lo_voy_a_matar", "violence", "es",
-         "lo|la|los|las|le|les|te voy|vamos|quiero|van ?a matar|lastimar|golpear|pegar|ahorcar",
+         "lo|la|los|las|le|les|te voy|vamos|quiero|van ?a matar|lastimar|golpear|pegar|"
+         "ahorcar",
          1),
     Rule("violence.es.violencia", "violence", "es", "violencia domestica|familiar", 2),
     Rule("violence.es.abusa", "violence", "es",
          "abusa|abusando|abuso|abusaba ?sexualmente de mi", 2),
-    Rule("violence.es.que_me_mate", "violence", "es", "que me mate|maten|pegue|golpee", 2),
+    Rule("violence.es.que_me_mate", "violence", "es",
+         "que me mate|maten|pegue|golpee", 2),
     Rule("violence.es.arma", "violence", "es",
          "tiene|trae|saco|saca ?una|un pistola|arma|cuchillo|navaja", 2),
+    Rule("violence.es.miedo_persona", "violence", "es",
+         "miedo a|de mi ?ex esposo|novio|pareja|esposa|novia|papa|padre|hijo|padrastro|"
+         "ex",
+         2),
     Rule("violence.es.peligro", "violence", "es",
          "estoy|estamos|corro|corremos en ?~ peligro", 2),
     # --- medical emergency ---
     Rule("medical.chest_pain", "medical_emergency", "en",
-         "chest ?is|feels ?@ADV ?really|so|very pain|pains|hurts|hurting|pressure|tightness|tight|killing|heavy|pounding|crushing|burning",
+         "chest ?is|feels ?@ADV ?really|so|very pain|pains|hurts|hurting|pressure|"
+         "tightness|tight|killing|heavy|pounding|crushing|burning",
          1),
     Rule("medical.pain_in_chest", "medical_emergency", "en",
          "pain|pressure|tightness|squeezing in|on ?my|the chest", 1),
     Rule("medical.cant_breathe", "medical_emergency", "en",
          "?@CAN not breathe|breathing", 1,
-         unless_next=_words("through", "well")),
+         unless_next=_words("through")),
     Rule("medical.trouble_breathing", "medical_emergency", "en",
-         "hard|trouble|difficulty|struggling|struggle|hardly|barely ?~ ?to breathe|breathing",
+         "hard|trouble|difficulty|struggling|struggle|hardly|barely ?~ ?to breathe|"
+         "breathing",
          1),
     Rule("medical.stopped_breathing", "medical_emergency", "en",
          "stopped|stop|quit|not breathing", 1),
@@ -597,7 +693,8 @@ RULES = (
          "signs|symptoms of ?a stroke|heart", 1),
     Rule("medical.face_drooping", "medical_emergency", "en",
          "face ?is drooping|droopy|numb|slurring|slurred", 1),
-    Rule("medical.slurring", "medical_emergency", "en", "slurring|slurred ?his|her|my speech|words", 1),
+    Rule("medical.slurring", "medical_emergency", "en",
+         "slurring|slurred ?his|her|my speech|words", 1),
     Rule("medical.unconscious", "medical_emergency", "en",
          "unconscious|unresponsive|seizing|convulsing|fainted|collapsed", 1,
          unless_next=_words("last", "in", "years", "once", "twice", "a", "lung")),
@@ -611,11 +708,16 @@ RULES = (
          "bleeding ?a|so|too lot|alot|badly|heavily|everywhere|nonstop|bad|much", 1),
     Rule("medical.wont_stop_bleeding", "medical_emergency", "en",
          "not stop bleeding", 1),
+    Rule("medical.bleeding_wont_stop", "medical_emergency", "en",
+         "bleeding ?~ not stop", 1),
+    Rule("medical.severe_bleeding", "medical_emergency", "en",
+         "severe|heavy|uncontrolled|uncontrollable bleeding", 1),
     Rule("medical.lot_of_blood", "medical_emergency", "en",
          "lot|lots|much|pool|losing ?of blood", 1,
          unless_next=_words("sugar", "pressure", "work", "tests", "test", "draws")),
     Rule("medical.call_911", "medical_emergency", "en",
-         "call|calling|need|get|send|sending|dial ?an|the|a|me|us 911|ambulance|paramedics|ems",
+         "call|calling|need|get|send|sending|dial ?an|the|a|me|us 911|ambulance|"
+         "paramedics|ems",
          1),
     Rule("medical.dying", "medical_emergency", "en", "am|is|are dying", 1,
          unless_next=_words("to", "my", "your", "her", "his", "the", "of", "laughing",
@@ -625,23 +727,36 @@ RULES = (
          unless_next=_SERVICE_WORDS),
     Rule("medical.throat_closing", "medical_emergency", "en",
          "throat|tongue ?is closing|swelling|swollen", 1),
-    Rule("medical.anaphylaxis", "medical_emergency", "en", "anaphylaxis|anaphylactic", 1),
+    Rule("medical.anaphylaxis", "medical_emergency", "en",
+         "anaphylaxis|anaphylactic", 1),
     Rule("medical.blood_sugar_low", "medical_emergency", "en",
          "sugar ?is|its|went ?really|very|dangerously|super|so|too low", 1),
     Rule("medical.fell_cant_get_up", "medical_emergency", "en",
          "fell|fallen|fall ?~ ?~ not get|getting up", 1),
     Rule("medical.es.respirar", "medical_emergency", "es",
          "no ?~ ?puedo|puede|podia|deja|dejo|esta ?de @ES_BREATHE", 1,
-         unless_next=_words("bien", "por")),
+         unless_next=_words("por")),
+    Rule("medical.es.morado", "medical_emergency", "es",
+         "poniendo|puso|pone|esta|labios|cara ?~ morado|morada|azul|azules|moradas|"
+         "morados",
+         1),
+    Rule("medical.es.no_puede_hablar", "medical_emergency", "es",
+         "no puede|puedo hablar|moverse|mover", 1,
+         only_next=_words("y", "ni", "bien", "nada")),
     Rule("medical.es.cuesta_respirar", "medical_emergency", "es",
          "cuesta|dificultad|trabajo|problemas ?~ ?para respirar", 1),
-    Rule("medical.es.falta_aire", "medical_emergency", "es", "falta|faltando ?el aire", 1),
+    Rule("medical.es.falta_aire", "medical_emergency", "es",
+         "falta|faltando ?el aire", 1),
     Rule("medical.es.ahogo", "medical_emergency", "es",
          "me|se ?@ES_AUX ahogo|ahogando|asfixio|asfixiando", 1),
     Rule("medical.es.dolor_pecho", "medical_emergency", "es",
-         "dolor|presion|duele|opresion|dolores ?~ ?~ ?~ pecho", 1),
+         "dolor|presion|duele|opresion|dolores|aprieta ?~ ?~ ?~ ?~ pecho", 1),
+    Rule("medical.es.pecho_duele", "medical_emergency", "es",
+         "pecho ?me ?~ duele|dolor|aprieta|arde|oprime", 1),
     Rule("medical.es.evento", "medical_emergency", "es",
          "dando|teniendo|dio|creo|parece ?~ ?~ ?un|una|al @ES_EMERGENCY_EVENT", 1),
+    Rule("medical.es.tiene_evento", "medical_emergency", "es",
+         "tiene|tengo|da|tener un|una|al @ES_EMERGENCY_EVENT", 1),
     Rule("medical.es.convulsionando", "medical_emergency", "es",
          "convulsionando|inconsciente|desmayado|desmayada|desmayo|desmaye", 1,
          unless_prev=_words("un", "tuve")),
@@ -649,15 +764,24 @@ RULES = (
          "no despierta|reacciona|respira", 1),
     Rule("medical.es.sangrando", "medical_emergency", "es",
          "sangrando|sangra|sangre ?~ mucho|mucha|muchisimo|sin", 1),
-    Rule("medical.es.mucha_sangre", "medical_emergency", "es", "mucha|muchisima sangre", 1),
-    Rule("medical.es.dejar_sangrar", "medical_emergency", "es", "para|deja ?de sangrar", 1),
+    Rule("medical.es.mucha_sangre", "medical_emergency", "es",
+         "mucha|muchisima sangre", 1),
+    Rule("medical.es.dejar_sangrar", "medical_emergency", "es",
+         "para|deja ?de sangrar", 1),
     Rule("medical.es.911", "medical_emergency", "es",
-         "llamen|llama|llamar|necesito|manden|mande|llamo|marquen ?~ ?al|a|una 911|ambulancia|paramedicos",
+         "llamen|llama|llamar|necesito|manden|mande|llamo|marquen ?~ ?al|a|una 911|"
+         "ambulancia|paramedicos",
          1),
-    Rule("medical.es.muriendo", "medical_emergency", "es", "estoy|esta|estan|se muriendo", 1),
+    Rule("medical.es.no_se_levanta", "medical_emergency", "es",
+         "cayo|cai|caido|caida ?~ ?y no ?se|me puede|puedo levantar|levantarse|"
+         "levantarme",
+         1),
+    Rule("medical.es.muriendo", "medical_emergency", "es",
+         "estoy|esta|estan|se muriendo", 1),
     Rule("medical.es.emergencia", "medical_emergency", "es",
          "es|tengo|hay una emergencia", 0, unless_next=_words("de", "medica", "?")),
 )
+# fmt: on
 
 
 _VOCABULARY: frozenset | None = None
@@ -671,28 +795,9 @@ def _pattern_vocabulary() -> frozenset:
         for values in SETS.values():
             words.update(values)
         for rule in RULES:
-            for spec in rule.pattern.split():
-                words.update(p for p in spec.lstrip("?").split("|") if p[:1] != "@")
-        words.discard("~")
+            words.update(spec_words(rule.pattern))
         _VOCABULARY = frozenset(words)
     return _VOCABULARY
-
-
-def _token_spec(spec: str) -> dict:
-    optional = spec.startswith("?")
-    spec = spec.lstrip("?")
-    if spec == "~":
-        return {"OP": "?"}
-    words: list[str] = []
-    for part in spec.split("|"):
-        if part.startswith("@"):
-            words.extend(SETS[part[1:]])
-        else:
-            words.append(part)
-    token: dict = {"NORM": {"IN": sorted(set(words))}}
-    if optional:
-        token["OP"] = "?"
-    return token
 
 
 def _build_matcher(nlp):
@@ -700,8 +805,8 @@ def _build_matcher(nlp):
 
     matcher = Matcher(nlp.vocab)
     for rule in RULES:
-        pattern = [_token_spec(spec) for spec in rule.pattern.split()]
-        matcher.add(rule.name, [pattern])
+        pattern = pattern_from_spec(rule.pattern, SETS)
+        matcher.add(rule.name, [pattern], greedy="LONGEST")
     return matcher
 
 
@@ -724,6 +829,10 @@ def _accepts(rule: Rule, doc, start: int, end: int) -> bool:
         previous = doc[start - 1]
         if previous.norm_ in rule.unless_prev or previous.text in rule.unless_prev:
             return False
+    if rule.min_number is not None:
+        numbers = [t.text for t in doc[start:end] if t.like_num]
+        if not any(n.isdigit() and int(n) >= rule.min_number for n in numbers):
+            return False
     return True
 
 
@@ -731,6 +840,7 @@ def _accepts(rule: Rule, doc, start: int, end: int) -> bool:
 
 _SPANISH_MARKS = re.compile("[ñáéíóú¿¡]", re.IGNORECASE)
 # Folded Spanish stop words that are also everyday English words.
+# fmt: off
 _NOT_SPANISH_CUES = frozenset(
     {"a", "he", "me", "no", "once", "e", "o", "son", "era", "final", "fin", "sea",
      "dice", "dan", "solo", "mal", "ante", "grande", "gran", "pronto", "total",
@@ -757,6 +867,7 @@ _EXTRA_ENGLISH_CUES = frozenset(
      "overdose", "suicide", "suicidal", "kms", "unalive", "breathing", "bleeding",
      "stroke", "gun", "knife", "wrists", "cutting", "someone", "dead", "ambulance"}
 )
+# fmt: on
 
 
 def _cue_sets() -> tuple[frozenset, frozenset]:
@@ -823,7 +934,7 @@ def detect_crisis(text: str) -> CrisisMatch | None:
 
     best: tuple[int, int, int, Rule] | None = None
     for match_id, start, end in matcher(doc):
-        rule = _RULES_BY_NAME[doc.vocab.strings[match_id]]
+        rule = _RULES_BY_NAME[matcher.vocab.strings[match_id]]
         if not _accepts(rule, doc, start, end):
             continue
         key = (rule.priority, end - start, -CATEGORIES.index(rule.category), rule)
@@ -907,7 +1018,8 @@ def render_report(results: dict) -> str:
     lines = [
         "| table | measure | result |",
         "| --- | --- | --- |",
-        f"| crisis phrasings (main) | recall | {_rate(main['caught'], main['total'])} |",
+        f"| crisis phrasings (main) | recall | "
+        f"{_rate(main['caught'], main['total'])} |",
         f"| crisis phrasings (hold-out) | recall | "
         f"{_rate(holdout['caught'], holdout['total'])} |",
         f"| ordinary messages | false alarms | "
@@ -959,11 +1071,14 @@ def write_report(markdown: str, path: Path = REPORT_DOC) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Print, and with --report also write, the crisis detection measurements."""
-    parser = argparse.ArgumentParser(prog="python -m bot.safety", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.safety", description=main.__doc__
+    )
     parser.add_argument(
         "--report",
         action="store_true",
-        help=f"also rewrite the measured section of {REPORT_DOC.relative_to(PROJECT_ROOT)}",
+        help="also rewrite the measured section of "
+        f"{REPORT_DOC.relative_to(PROJECT_ROOT)}",
     )
     args = parser.parse_args(argv)
     markdown = render_report(measure())

@@ -1,0 +1,201 @@
+"""End to end: the real servers, the SMS webhook, the database and Twilio's stand-in.
+
+One assistant is started for the module (training is done once, before the
+suite, by `make test`); each test talks to it over real HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from bot.models import OutboxMessage, Ticket
+from tests.assistant import REFERENCE_PATTERN, start_assistant, stop_assistant
+from tests.fakes.twilio_server import FakeTwilio
+
+pytestmark = pytest.mark.slow
+
+ACCOUNT_SID = "AC" + "e2e0" * 8
+AUTH_TOKEN = "end-to-end-auth-token"
+FROM_NUMBER = "+16505550000"
+MEMBER_PHONE = "+16505551234"
+
+# Replies a member might type, by the profile field being asked.
+MEMBER_ANSWERS = {
+    "screening_consent": "yes",
+    "plan": "Medi-Cal",
+    "age": "45",
+    "kaiser_assigned": "no",
+    "whole_person_care_2021": "nope",
+    "hospice_or_pace": "no",
+    "unhoused": "yeah",
+    "housing_insecure": "yes",
+    "chronic_condition": "yes",
+    "avoidable_ed_visits_12mo": "like 7 times",
+    "engaged_with_care_manager": "no",
+    "willing_community_supports": "yes",
+}
+HANDOFF_ANSWERS = {
+    "handoff_name": "Rosalind Quimby",
+    "handoff_phone": "yes",
+    "handoff_member_id": "skip",
+    "handoff_language": "English",
+    "handoff_call_time": "mornings",
+    "handoff_consent": "yes",
+    "handoff_confirm": "yes",
+}
+
+
+@pytest.fixture(scope="module")
+def twilio():
+    fake = FakeTwilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory, twilio):
+    running = start_assistant(
+        tmp_path_factory.mktemp("assistant"),
+        {
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_FROM_NUMBER": FROM_NUMBER,
+            "TWILIO_API_BASE_URL": twilio.url,
+        },
+    )
+    yield running
+    assert stop_assistant(running) == 0, running.log_text()[-3000:]
+
+
+def _loop_state(assistant, conversation_id: str) -> tuple[str | None, str | None]:
+    tracker = assistant.tracker(conversation_id)
+    loop = (tracker.get("active_loop") or {}).get("name")
+    return loop, tracker["slots"].get("requested_slot")
+
+
+def _answer_form(assistant, phone: str, answers: dict, form: str) -> list[str]:
+    """Answer each requested slot of `form` until it closes; return the last replies."""
+    conversation_id = assistant.sms_conversation_id(phone)
+    replies: list[str] = []
+    asked: list[str] = []
+    for _ in range(40):
+        loop, slot = _loop_state(assistant, conversation_id)
+        if loop != form:
+            return replies
+        field = slot[2:] if slot.startswith("q_") else slot
+        asked.append(field)
+        reply = answers.get(field, "no")
+        replies = assistant.sms(phone, reply)
+    raise AssertionError(f"{form} did not finish; asked {asked}")
+
+
+def _db_session(assistant) -> Session:
+    engine = create_engine(assistant.env["DATABASE_URL"], future=True)
+    return Session(engine)
+
+
+def test_sms_greeting_to_confirmed_handoff(assistant, twilio):
+    greeting = assistant.sms(MEMBER_PHONE, "hi")
+    assert greeting, "no reply to a greeting"
+
+    first_question = assistant.sms(MEMBER_PHONE, "do i qualify for a care manager?")
+    assert first_question
+    result = _answer_form(assistant, MEMBER_PHONE, MEMBER_ANSWERS, "screening_form")
+    result_text = " ".join(result)
+    assert "approved" not in result_text.lower()
+
+    tracker = assistant.tracker(assistant.sms_conversation_id(MEMBER_PHONE))
+    assert tracker["slots"]["screening_result"]["ecm"]["status"] == "likely"
+
+    assistant.sms(MEMBER_PHONE, "can someone call me")
+    final = _answer_form(assistant, MEMBER_PHONE, HANDOFF_ANSWERS, "handoff_form")
+    references = REFERENCE_PATTERN.findall(" ".join(final))
+    assert len(set(references)) == 1, final
+    reference = references[0]
+
+    with _db_session(assistant) as session:
+        ticket = session.execute(
+            select(Ticket).where(Ticket.reference == reference)
+        ).scalar_one()
+        assert ticket.phone == MEMBER_PHONE
+        assert ticket.status == "new"
+        assert ticket.channel == "sms"
+        assert ticket.name == "Rosalind Quimby"
+        assert ticket.consent_contact is True
+        assert ticket.consent_at is not None
+        assert ticket.screening_result["ecm"]["status"] == "likely"
+        assert "ecm" in ticket.services
+        assert ticket.conversation_id == assistant.sms_conversation_id(MEMBER_PHONE)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sent = [m for m in twilio.messages if reference in m["body"]]
+        if sent:
+            break
+        time.sleep(0.5)
+    assert len(sent) == 1, "the confirmation SMS did not arrive exactly once"
+    assert sent[0]["to"] == MEMBER_PHONE
+    assert sent[0]["from"] == FROM_NUMBER
+
+    with _db_session(assistant) as session:
+        row = session.execute(
+            select(OutboxMessage).where(OutboxMessage.ticket_id == ticket.id)
+        ).scalar_one()
+        assert row.status == "sent"
+        assert row.provider_sid == sent[0]["sid"]
+
+
+def test_phone_number_stays_out_of_tracker_and_log(assistant):
+    tracker = assistant.tracker(assistant.sms_conversation_id(MEMBER_PHONE))
+    raw = str(tracker)
+    assert "6505551234" not in raw
+    assert "5551234" not in assistant.log_text()
+
+
+def test_rest_requires_an_issued_session(assistant):
+    status, _ = assistant.post_json(
+        "/webhooks/rest/webhook", {"sender": "default", "message": "hi"}
+    )
+    assert status == 403
+    session = assistant.new_rest_session()
+    replies = assistant.rest(session, "what is ECM?")
+    assert replies and replies[0]["text"]
+
+
+def test_slash_command_from_member_is_plain_text(assistant):
+    session = assistant.new_rest_session()
+    assistant.rest(session, '/request_handoff')
+    conversation_id = session.split(".")[0]
+    loop, _ = _loop_state(assistant, conversation_id)
+    assert loop != "handoff_form"
+    tracker = assistant.tracker(conversation_id)
+    texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
+    assert not any(text and text.startswith("/") for text in texts)
+
+
+def test_offered_button_selected_by_number(assistant):
+    session = assistant.new_rest_session()
+    greeting = assistant.rest(session, "hello")
+    buttons = [b for message in greeting for b in message.get("buttons") or []]
+    assert buttons, "the greeting offers no buttons"
+    assert all("payload" not in button for button in buttons)
+    handoff = next(b for b in buttons if "person" in b["title"].lower())
+    assistant.post_json(
+        "/webhooks/rest/webhook", {"sender": session, "choice": handoff["id"]}
+    )
+    loop, slot = _loop_state(assistant, session.split(".")[0])
+    assert loop == "handoff_form"
+    assert slot == "handoff_name"
+
+
+def test_opt_out_keyword_does_not_reach_dialogue(assistant):
+    phone = "+16505559876"
+    assistant.sms(phone, "do i qualify?")
+    replies = assistant.sms(phone, "STOP")
+    assert replies == []
+    loop, _ = _loop_state(assistant, assistant.sms_conversation_id(phone))
+    assert loop == "screening_form"
