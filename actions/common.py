@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import FormValidationAction, Tracker, utils
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 
 from bot.settings import get_settings
 
@@ -42,3 +45,47 @@ def has_response(domain: dict[str, Any], name: str) -> bool:
 def rule_set() -> str:
     """Return the configured eligibility rule set."""
     return get_settings().eligibility_rule_set
+
+
+class AnsweredSlotsValidation(FormValidationAction):
+    """Form validation that checks only slots the member just answered.
+
+    rasa-sdk validates every slot set since the member's message, including
+    slots an action has just cleared; an empty slot is not an answer, so it is
+    skipped here. Subclasses validate a slot in `validate_<slot>` or override
+    `validate_slot`.
+    """
+
+    @abstractmethod
+    def name(self) -> str:
+        """Name of the validation action (abstract, so rasa-sdk skips this class)."""
+
+    async def validate_slot(
+        self,
+        slot: str,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> dict[str, Any]:
+        method = getattr(self, f"validate_{slot}", None)
+        if method is None:
+            return {}
+        return await utils.call_potential_coroutine(
+            method(value, dispatcher, tracker, domain)
+        )
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        required = await self.required_slots(
+            self.domain_slots(domain), dispatcher, tracker, domain
+        )
+        updates: dict[str, Any] = {}
+        for slot, value in tracker.slots_to_validate().items():
+            if slot not in required or value is None:
+                continue
+            output = await self.validate_slot(slot, value, dispatcher, tracker, domain)
+            updates.update(output)
+            tracker.slots.update(output)
+        return [SlotSet(slot, value) for slot, value in updates.items()]

@@ -8,11 +8,12 @@ import uuid
 from datetime import date
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import faq_response, latest_intent, latest_text
+from actions.common import AnsweredSlotsValidation, faq_response, latest_intent
+from actions.common import latest_text
 from bot import answers, conversations
 from bot.handoff import HANDOFF_SLOTS, build_request, detail_to_fix, summary_values
 from bot.handoff import create_ticket
@@ -87,7 +88,7 @@ class ActionAskHandoffConfirm(Action):
         return []
 
 
-class ValidateHandoffForm(FormValidationAction):
+class ValidateHandoffForm(AnsweredSlotsValidation):
     """Check each contact detail; after two misses, offer a way out."""
 
     def name(self) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import faq_response, has_response, language_of, latest_intent
+from actions.common import AnsweredSlotsValidation, faq_response, has_response
+from actions.common import language_of, latest_intent
 from actions.common import latest_text, rule_set
 from bot import eligibility
 from bot.questions import interpret
@@ -55,7 +56,7 @@ class ActionStartScreening(Action):
         return events
 
 
-class ValidateScreeningForm(FormValidationAction):
+class ValidateScreeningForm(AnsweredSlotsValidation):
     """Ask only the questions whose answer can still change the result."""
 
     def name(self) -> str:
@@ -79,21 +80,10 @@ class ValidateScreeningForm(FormValidationAction):
         )
         return [CONSENT_SLOT] + ([QUESTION_PREFIX + field] if field else [])
 
-    async def get_validation_events(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        required = await self.required_slots([], dispatcher, tracker, domain)
-        updates: dict[str, Any] = {}
-        for slot, value in tracker.slots_to_validate().items():
-            if slot not in required or value is None:
-                continue
-            if slot == CONSENT_SLOT:
-                updates.update(self._validate_consent(dispatcher, tracker))
-            elif slot.startswith(QUESTION_PREFIX):
-                field = slot[len(QUESTION_PREFIX) :]
-                updates.update(self._validate_answer(field, dispatcher, tracker))
-            tracker.slots.update(updates)
-        return [SlotSet(slot, value) for slot, value in updates.items()]
+    async def validate_slot(self, slot, value, dispatcher, tracker, domain):
+        if slot == CONSENT_SLOT:
+            return self._validate_consent(dispatcher, tracker)
+        return self._validate_answer(slot[len(QUESTION_PREFIX) :], dispatcher, tracker)
 
     def _side_question(
         self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker
