@@ -1,5 +1,7 @@
 # Two commands matter: `make run` starts the assistant, `make test` runs every test.
 SHELL := /bin/bash
+# Rasa's telemetry and its Sentry error reports would reach the internet.
+export RASA_TELEMETRY_ENABLED := false
 VENV := .venv
 PY := $(VENV)/bin/python
 # Rasa 3.6 needs Python 3.10; pyenv's shim may hide it, so look in the usual places.
@@ -13,7 +15,6 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (e.g. pyenv install 3.10.13)"; exit 1; }
 	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip==24.0"
 	$(PY) -m pip install --quiet -r requirements.lock
 	touch $@
 
@@ -24,13 +25,13 @@ run: venv
 	$(PY) -m bot.runner
 
 test: venv train
-	$(PY) -m rasa data validate --fail-on-warnings --quiet
-	$(PY) -m rasa test core --stories tests/conversations --model models/hpsm.tar.gz \
+	$(PY) -m bot.rasa_ext.cli data validate --fail-on-warnings --quiet
+	$(PY) -m bot.rasa_ext.cli test core --stories tests/conversations --model models/hpsm.tar.gz \
 		--fail-on-prediction-errors --out var/test-results --quiet
 	$(PY) -m pytest -q
 
 eval: venv train
-	$(PY) -m rasa test nlu --nlu data/nlu --cross-validation --folds 3 \
+	$(PY) -m bot.rasa_ext.cli test nlu --nlu data/nlu --cross-validation --folds 3 \
 		--out var/nlu-eval --quiet
 	$(PY) -m bot.eval_report var/nlu-eval docs/nlu-evaluation.md
 	$(PY) -m bot.readability --report

@@ -60,7 +60,7 @@ def train_if_needed(settings: Settings, force: bool = False) -> Path:
     logger.info("Training the model (data or configuration changed)")
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-m", "rasa", "train", "--fixed-model-name", MODEL_NAME,
+        [sys.executable, "-m", "bot.rasa_ext.cli", "train", "--fixed-model-name", MODEL_NAME,
          "--out", str(MODEL_DIR), "--quiet"],
         cwd=PROJECT_ROOT,
         check=True,
@@ -79,7 +79,8 @@ def tracker_store_config(database_url: str) -> dict:
     if dialect != "sqlite":
         config.update(
             {
-                "host": url.host or "127.0.0.1",
+                # Rasa's endpoint config calls the host `url`.
+                "url": url.host or "127.0.0.1",
                 "port": url.port,
                 "username": url.username,
                 "password": url.password,
@@ -121,7 +122,7 @@ def write_endpoints(settings: Settings) -> Path:
 def rasa_command(settings: Settings, model: Path, endpoints: Path) -> list[str]:
     """Build the `rasa run` command line."""
     command = [
-        sys.executable, "-m", "rasa", "run",
+        sys.executable, "-m", "bot.rasa_ext.cli", "run",
         "--model", str(model),
         "--endpoints", str(endpoints),
         "--credentials", str(PROJECT_ROOT / "credentials.yml"),
@@ -165,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force-train", action="store_true", help="always train")
     args = parser.parse_args(argv)
 
+    # Rasa's telemetry and its Sentry error reports would reach the internet.
+    os.environ["RASA_TELEMETRY_ENABLED"] = "false"
     settings = get_settings()
     logging.basicConfig(
         level=settings.log_level,

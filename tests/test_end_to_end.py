@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from bot.models import OutboxMessage, Ticket
 from tests.assistant import REFERENCE_PATTERN, start_assistant, stop_assistant
+from tests.services import REDIS_TEST_DB, create_postgres_database, redis_clients
+from tests.services import require_redis
 from tests.fakes.twilio_server import FakeTwilio
 
 pytestmark = pytest.mark.slow
@@ -56,19 +58,34 @@ def twilio():
     fake.stop()
 
 
-@pytest.fixture(scope="module")
-def assistant(tmp_path_factory, twilio):
-    running = start_assistant(
-        tmp_path_factory.mktemp("assistant"),
-        {
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_FROM_NUMBER": FROM_NUMBER,
-            "TWILIO_API_BASE_URL": twilio.url,
-        },
-    )
+@pytest.fixture(
+    scope="module",
+    params=[
+        "embedded",
+        pytest.param("postgres_redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
+    ],
+)
+def assistant(request, tmp_path_factory, twilio):
+    """The assistant with its embedded defaults, then on PostgreSQL and Redis."""
+    env = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        "TWILIO_API_BASE_URL": twilio.url,
+    }
+    database = None
+    if request.param == "postgres_redis":
+        require_redis()
+        database = create_postgres_database()
+        env["DATABASE_URL"] = database.url
+        env["REDIS_URL"] = f"redis://127.0.0.1:6379/{REDIS_TEST_DB}"
+    running = start_assistant(tmp_path_factory.mktemp("assistant"), env)
+    running.variant = request.param
     yield running
-    assert stop_assistant(running) == 0, running.log_text()[-3000:]
+    code = stop_assistant(running)
+    if database is not None:
+        database.drop()
+    assert code == 0, running.log_text()[-3000:]
 
 
 def _loop_state(assistant, conversation_id: str) -> tuple[str | None, str | None]:
@@ -149,11 +166,30 @@ def test_sms_greeting_to_confirmed_handoff(assistant, twilio):
         assert row.provider_sid == sent[0]["sid"]
 
 
+def test_lock_store_matches_configuration(assistant):
+    assistant.sms(MEMBER_PHONE, "hello")
+    lock_clients = [c for c in redis_clients() if c.get("db") == str(REDIS_TEST_DB)]
+    if assistant.variant == "postgres_redis":
+        assert lock_clients, "Rasa did not connect to the Redis lock store"
+    with _db_session(assistant) as session:
+        dialect = session.get_bind().dialect.name
+    expected = "postgresql" if assistant.variant == "postgres_redis" else "sqlite"
+    assert dialect == expected
+
+
 def test_phone_number_stays_out_of_tracker_and_log(assistant):
     tracker = assistant.tracker(assistant.sms_conversation_id(MEMBER_PHONE))
     raw = str(tracker)
     assert "6505551234" not in raw
     assert "5551234" not in assistant.log_text()
+
+
+def test_no_connection_to_outside_hosts(assistant):
+    # Rasa's crash reporter and telemetry are off, so nothing tries to reach
+    # Sentry or Rasa's telemetry service, even after an error.
+    log = assistant.log_text()
+    assert "sentry.io" not in log
+    assert "segment.io" not in log
 
 
 def test_rest_requires_an_issued_session(assistant):
