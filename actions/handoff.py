@@ -15,14 +15,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import AnsweredSlotsValidation, faq_response, latest_intent
 from actions.common import latest_text
 from bot import answers, conversations
-from bot.handoff import HANDOFF_SLOTS, build_request, detail_to_fix, summary_values
+from bot.handoff import HANDOFF_SLOTS, build_request, detail_to_fix, read_name
+from bot.handoff import summary_values
 from bot.handoff import create_ticket
 from bot.tickets import InvalidHandoffError
 
 logger = logging.getLogger(__name__)
 
 SENDER_PHONE = "sender"
-MAX_NAME_CHARS = 80
 MAX_CALL_TIME_CHARS = 80
 
 
@@ -126,13 +126,8 @@ class ValidateHandoffForm(AnsweredSlotsValidation):
         return {slot: None, "answer_misses": misses}
 
     def validate_handoff_name(self, value, dispatcher, tracker, domain):
-        name = re.sub(r"\s+", " ", latest_text(tracker)).strip()
-        if (
-            latest_intent(tracker) not in ("faq", "why_ask")
-            and 1 < len(name) <= MAX_NAME_CHARS
-            and re.search(r"[^\W\d_]", name)
-            and not re.search(r"\d{3}", name)
-        ):
+        name = read_name(latest_text(tracker))
+        if name:
             return {"handoff_name": name, "answer_misses": 0}
         return self._miss("handoff_name", "utter_rephrase_name", dispatcher, tracker)
 

@@ -38,6 +38,38 @@ _DETAIL_ENTITY = {
 }
 
 
+MAX_NAME_CHARS = 80
+MAX_NAME_WORDS = 6
+_NAME_WORD = re.compile(r"^[^\W\d_]+(?:['\u2019.-][^\W\d_]*)*$")
+_NAME_PREFIX = re.compile(
+    r"^(my name is|my name's|name is|i am|i'm|im|it's|its|this is|me llamo|"
+    r"mi nombre es|soy)\s+",
+    re.IGNORECASE,
+)
+_QUESTION_WORDS = frozenset(
+    "what why how who when where which can could do does is are will would "
+    "qué por cómo quién cuándo dónde".split()
+)
+
+
+def read_name(text: str) -> str | None:
+    """Return the text as a person's name, or None if it does not read as one.
+
+    A name is one to six words of letters (with inner apostrophes, hyphens or
+    periods), and is not a question. The intent classifier is not trusted
+    here: unusual names often look like other intents to it.
+    """
+    name = _NAME_PREFIX.sub("", re.sub(r"\s+", " ", text).strip() + " ").strip(" .!")
+    words = name.split(" ")
+    if not 1 < len(name) <= MAX_NAME_CHARS or len(words) > MAX_NAME_WORDS:
+        return None
+    if "?" in name or words[0].casefold() in _QUESTION_WORDS:
+        return None
+    if not all(_NAME_WORD.match(word) for word in words):
+        return None
+    return name
+
+
 def detail_to_fix(text: str, entities: Iterable[dict]) -> str | None:
     """Return the hand-off slot a member wants to change, if they named one."""
     for entity in entities:

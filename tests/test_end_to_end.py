@@ -7,6 +7,8 @@ suite, by `make test`); each test talks to it over real HTTP.
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -108,6 +110,14 @@ def _answer_form(assistant, phone: str, answers: dict, form: str) -> list[str]:
         reply = answers.get(field, "no")
         replies = assistant.sms(phone, reply)
     raise AssertionError(f"{form} did not finish; asked {asked}")
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 def _db_session(assistant) -> Session:
@@ -235,3 +245,57 @@ def test_opt_out_keyword_does_not_reach_dialogue(assistant):
     assert replies == []
     loop, _ = _loop_state(assistant, assistant.sms_conversation_id(phone))
     assert loop == "screening_form"
+
+
+def test_rasa_api_requires_token(assistant):
+    conversation_id = assistant.sms_conversation_id(MEMBER_PHONE)
+    url = f"{assistant.base_url}/conversations/{conversation_id}/tracker"
+    for query in ("", "?token=wrong-token"):
+        status, _ = _get(url + query)
+        assert status in (401, 403), query
+
+
+def test_second_handoff_links_earlier_ticket(assistant):
+    phone = "+16505552468"
+    references = []
+    for name in ("Ottoline Brackett", "Ottoline Brackett"):
+        assistant.sms(phone, "talk to a person")
+        answers = {**HANDOFF_ANSWERS, "handoff_name": name}
+        final = _answer_form(assistant, phone, answers, "handoff_form")
+        references += REFERENCE_PATTERN.findall(" ".join(final))
+    assert len(set(references)) == 2, references
+
+    with _db_session(assistant) as session:
+        first, second = (
+            session.execute(select(Ticket).where(Ticket.reference == ref)).scalar_one()
+            for ref in references
+        )
+        assert first.previous_ticket_id is None
+        assert second.previous_ticket_id == first.id
+
+
+def test_member_fixes_one_detail_at_read_back(assistant):
+    phone = "+16505551357"
+    assistant.sms(phone, "can someone call me")
+    answers = dict(HANDOFF_ANSWERS)
+    answers["handoff_confirm"] = "fix my phone"
+    conversation_id = assistant.sms_conversation_id(phone)
+    for _ in range(12):
+        loop, slot = _loop_state(assistant, conversation_id)
+        if slot == "handoff_confirm":
+            break
+        assistant.sms(phone, answers[slot])
+    assistant.sms(phone, "fix my phone")
+    loop, slot = _loop_state(assistant, conversation_id)
+    assert (loop, slot) == ("handoff_form", "handoff_phone")
+    assistant.sms(phone, "no, use another number")
+    assistant.sms(phone, "650-555-0177")
+    loop, slot = _loop_state(assistant, conversation_id)
+    assert slot == "handoff_confirm"
+    final = assistant.sms(phone, "yes")
+    reference = REFERENCE_PATTERN.findall(" ".join(final))[0]
+    with _db_session(assistant) as session:
+        ticket = session.execute(
+            select(Ticket).where(Ticket.reference == reference)
+        ).scalar_one()
+        assert ticket.phone == "+16505550177"
