@@ -12,17 +12,23 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import AnsweredSlotsValidation, faq_response, latest_intent
+from actions.common import AnsweredSlotsValidation, faq_response, has_response
+from actions.common import latest_intent
 from actions.common import latest_text
 from bot import answers, conversations
 from bot.handoff import HANDOFF_SLOTS, build_request, detail_to_fix, read_name
 from bot.handoff import summary_values
 from bot.handoff import create_ticket
+from bot.logfilter import register_sensitive
+from bot.sms_keywords import bare_keyword
 from bot.tickets import InvalidHandoffError
 
 logger = logging.getLogger(__name__)
 
 SENDER_PHONE = "sender"
+CANCEL_WORDS = frozenset({"cancel", "cancelar", "cancel it", "cancela"})
+# Details a member may leave out; the others are needed to call them back.
+OPTIONAL_SLOTS = frozenset({"handoff_member_id"})
 MAX_CALL_TIME_CHARS = 80
 
 
@@ -107,34 +113,41 @@ class ValidateHandoffForm(AnsweredSlotsValidation):
 
     def _miss(
         self, slot: str, rephrase: str, dispatcher: CollectingDispatcher,
-        tracker: Tracker,
+        tracker: Tracker, domain: dict[str, Any],
     ) -> dict[str, Any]:
         intent = latest_intent(tracker)
         if intent == "why_ask":
-            specific = slot == "handoff_member_id"
-            dispatcher.utter_message(
-                response="utter_why_handoff_member_id" if specific else "utter_why_handoff"
-            )
+            specific = f"utter_why_{slot}"
+            why = specific if has_response(domain, specific) else "utter_why_handoff"
+            dispatcher.utter_message(response=why)
             return {slot: None}
         if intent == "faq" and faq_response(tracker):
             dispatcher.utter_message(response=faq_response(tracker))
             return {slot: None}
         misses = int(tracker.get_slot("answer_misses") or 0) + 1
-        dispatcher.utter_message(
-            response="utter_offer_skip" if misses >= 2 else rephrase
-        )
+        if misses < 2:
+            dispatcher.utter_message(response=rephrase)
+        elif slot in OPTIONAL_SLOTS:
+            dispatcher.utter_message(response="utter_offer_skip")
+        else:
+            # A required detail cannot be skipped: offer the phone instead.
+            dispatcher.utter_message(response="utter_handoff_trouble")
         return {slot: None, "answer_misses": misses}
 
     def validate_handoff_name(self, value, dispatcher, tracker, domain):
         name = read_name(latest_text(tracker))
         if name:
+            register_sensitive(tracker.sender_id, [name])
             return {"handoff_name": name, "answer_misses": 0}
-        return self._miss("handoff_name", "utter_rephrase_name", dispatcher, tracker)
+        return self._miss(
+            "handoff_name", "utter_rephrase_name", dispatcher, tracker, domain
+        )
 
     async def validate_handoff_phone(self, value, dispatcher, tracker, domain):
         text = latest_text(tracker)
         phone = answers.parse_phone(text)
         if phone:
+            register_sensitive(tracker.sender_id, [phone])
             return {"handoff_phone": phone, "answer_misses": 0}
         offered_sender = _is_sms(tracker) and not tracker.get_slot(
             "handoff_use_other_phone"
@@ -143,25 +156,33 @@ class ValidateHandoffForm(AnsweredSlotsValidation):
             reply = answers.parse_yes_no(text)
             intent = latest_intent(tracker)
             if intent == "affirm" or (reply.kind == "value" and reply.value is True):
-                if await conversations.sms_sender_phone(tracker.sender_id):
+                sender_phone = await conversations.sms_sender_phone(tracker.sender_id)
+                if sender_phone:
+                    register_sensitive(tracker.sender_id, [sender_phone])
                     return {"handoff_phone": SENDER_PHONE, "answer_misses": 0}
             if intent == "deny" or (reply.kind == "value" and reply.value is False):
                 return {"handoff_phone": None, "handoff_use_other_phone": True}
-        return self._miss("handoff_phone", "utter_rephrase_phone", dispatcher, tracker)
+        return self._miss(
+            "handoff_phone", "utter_rephrase_phone", dispatcher, tracker, domain
+        )
 
     def validate_handoff_member_id(self, value, dispatcher, tracker, domain):
         text = latest_text(tracker)
         intent = latest_intent(tracker)
         if intent in ("skip_question", "deny") or answers.parse_yes_no(text).value is False:
             return {"handoff_member_id": "skipped", "answer_misses": 0}
-        member_id = answers.parse_member_id(text)
-        if member_id:
-            return {"handoff_member_id": f"id:{member_id}", "answer_misses": 0}
+        # A birth date written with a month name ("March 14 1975") also fits the
+        # member ID pattern once its spaces are gone, so dates are read first.
         born = answers.parse_date_of_birth(text, date.today())
         if born:
+            register_sensitive(tracker.sender_id, [born.isoformat()])
             return {"handoff_member_id": f"dob:{born.isoformat()}", "answer_misses": 0}
+        member_id = answers.parse_member_id(text)
+        if member_id:
+            register_sensitive(tracker.sender_id, [member_id])
+            return {"handoff_member_id": f"id:{member_id}", "answer_misses": 0}
         return self._miss(
-            "handoff_member_id", "utter_rephrase_member_id", dispatcher, tracker
+            "handoff_member_id", "utter_rephrase_member_id", dispatcher, tracker, domain
         )
 
     def validate_handoff_language(self, value, dispatcher, tracker, domain):
@@ -172,16 +193,26 @@ class ValidateHandoffForm(AnsweredSlotsValidation):
         if text.casefold() in ("other", "otro", "another"):
             return {"handoff_language": "other", "answer_misses": 0}
         return self._miss(
-            "handoff_language", "utter_ask_handoff_language", dispatcher, tracker
+            "handoff_language",
+            "utter_ask_handoff_language",
+            dispatcher,
+            tracker,
+            domain,
         )
 
     def validate_handoff_call_time(self, value, dispatcher, tracker, domain):
         text = re.sub(r"\s+", " ", latest_text(tracker)).strip()
         if latest_intent(tracker) in ("faq", "why_ask") or not text:
             return self._miss(
-                "handoff_call_time", "utter_ask_handoff_call_time", dispatcher, tracker
+                "handoff_call_time",
+                "utter_ask_handoff_call_time",
+                dispatcher,
+                tracker,
+                domain,
             )
-        return {"handoff_call_time": text[:MAX_CALL_TIME_CHARS], "answer_misses": 0}
+        call_time = text[:MAX_CALL_TIME_CHARS]
+        register_sensitive(tracker.sender_id, [call_time])
+        return {"handoff_call_time": call_time, "answer_misses": 0}
 
     def validate_handoff_consent(self, value, dispatcher, tracker, domain):
         reply = answers.parse_yes_no(latest_text(tracker))
@@ -191,7 +222,7 @@ class ValidateHandoffForm(AnsweredSlotsValidation):
         if intent == "deny" or (reply.kind == "value" and reply.value is False):
             return {"handoff_consent": "no", "answer_misses": 0}
         return self._miss(
-            "handoff_consent", "utter_ask_handoff_consent", dispatcher, tracker
+            "handoff_consent", "utter_ask_handoff_consent", dispatcher, tracker, domain
         )
 
     def validate_handoff_confirm(self, value, dispatcher, tracker, domain):
@@ -206,10 +237,15 @@ class ValidateHandoffForm(AnsweredSlotsValidation):
         reply = answers.parse_yes_no(text)
         if intent == "affirm" or (reply.kind == "value" and reply.value is True):
             return {"handoff_confirm": "yes"}
-        if intent == "deny" or (reply.kind == "value" and reply.value is False):
+        cancel_button = intent == "deny" and not text.strip()
+        if cancel_button or bare_keyword(text) in CANCEL_WORDS:
             return {"handoff_confirm": "cancel"}
+        if intent == "deny" or (reply.kind == "value" and reply.value is False):
+            # A typed "no" usually means something is wrong, not "drop it all".
+            dispatcher.utter_message(response="utter_ask_handoff_fix")
+            return {"handoff_confirm": None}
         return self._miss(
-            "handoff_confirm", "utter_ask_handoff_confirm", dispatcher, tracker
+            "handoff_confirm", "utter_ask_handoff_confirm", dispatcher, tracker, domain
         )
 
 

@@ -23,6 +23,8 @@ FORM = "screening_form"
 QUESTION_PREFIX = "q_"
 CONSENT_SLOT = "screening_consent"
 MAX_MISSES = 2
+# Replies of at most this many words are read as answers first.
+SHORT_ANSWER_WORDS = 3
 SIDE_QUESTION_INTENTS = frozenset({"faq", "why_ask", "out_of_scope", "greet", "thank"})
 
 
@@ -85,6 +87,22 @@ class ValidateScreeningForm(AnsweredSlotsValidation):
             return self._validate_consent(dispatcher, tracker)
         return self._validate_answer(slot[len(QUESTION_PREFIX) :], dispatcher, tracker)
 
+    @staticmethod
+    def _asks_instead_of_answering(tracker: Tracker) -> bool:
+        """Whether the message is a question, even if a number or yes/no is in it.
+
+        "what are the 7 community supports?" holds a count, and "y do u need
+        that" reads as yes; both are side questions, not answers. A short reply
+        ("like 7 times") is an answer whatever the intent classifier says.
+        """
+        intent = latest_intent(tracker)
+        if intent not in ("faq", "why_ask"):
+            return False
+        if intent == "faq" and not faq_response(tracker):
+            return False
+        text = latest_text(tracker)
+        return "?" in text or len(text.split()) > SHORT_ANSWER_WORDS
+
     def _side_question(
         self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> bool:
@@ -104,6 +122,9 @@ class ValidateScreeningForm(AnsweredSlotsValidation):
     def _validate_consent(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> dict[str, Any]:
+        if self._asks_instead_of_answering(tracker):
+            self._side_question(CONSENT_SLOT, dispatcher, tracker)
+            return {CONSENT_SLOT: None}
         reading = interpret("consent", latest_text(tracker), latest_intent(tracker),
                             language_of(tracker))
         if reading.kind == "value" and reading.value is True:
@@ -119,6 +140,9 @@ class ValidateScreeningForm(AnsweredSlotsValidation):
         self, field: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> dict[str, Any]:
         slot = QUESTION_PREFIX + field
+        if self._asks_instead_of_answering(tracker):
+            self._side_question(slot, dispatcher, tracker)
+            return {slot: None}
         reading = interpret(field, latest_text(tracker), latest_intent(tracker),
                             language_of(tracker))
         profile = dict(tracker.slots.get("screening_profile") or {})

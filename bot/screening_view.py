@@ -35,9 +35,21 @@ SHOWN_ECM_CODES = (
     "birth_equity",
     "nursing_facility_transition",
 )
+# Basic Community Supports conditions that every service shares; a service's
+# own conditions explain its status better, so these are shown only when they
+# decide it.
+GENERIC_SERVICE_CODES = frozenset(
+    {"willing_community_supports", "engaged_with_care_manager"}
+)
 MAX_ECM_REASONS = 3
 MAX_SERVICE_REASONS = 1
 _OUTCOME = {True: "met", False: "not_met", None: "unknown"}
+# The reasons that explain each status best come first.
+_ORDER_BY_STATUS = {
+    "likely": {True: 0, None: 1, False: 2},
+    "unlikely": {False: 0, None: 1, True: 2},
+    "needs_review": {None: 0, False: 1, True: 2},
+}
 _INTERESTED = ("likely", "needs_review")
 
 
@@ -46,16 +58,28 @@ def reason_response(reason: dict) -> str:
     return f"utter_reason_{reason['code']}_{_OUTCOME[reason.get('met')]}"
 
 
-def reason_responses(reasons: Iterable[dict], allowed: Iterable[str] | None, limit: int):
-    """Pick up to `limit` reasons to show: met first, then unknown, then not met."""
+def reason_responses(
+    reasons: Iterable[dict],
+    allowed: Iterable[str] | None,
+    limit: int,
+    status: str = "likely",
+    generic: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Pick up to `limit` reasons that explain `status`, most telling first.
+
+    Reasons whose code is in `generic` go after the others with the same
+    outcome.
+    """
     allowed_codes = set(allowed) if allowed is not None else None
-    order = {True: 0, None: 1, False: 2}
+    order = _ORDER_BY_STATUS.get(status, _ORDER_BY_STATUS["likely"])
     chosen = [
         reason
         for reason in reasons
         if allowed_codes is None or reason["code"] in allowed_codes
     ]
-    chosen.sort(key=lambda reason: order[reason.get("met")])
+    chosen.sort(
+        key=lambda reason: (order[reason.get("met")], reason["code"] in generic)
+    )
     return [reason_response(reason) for reason in chosen[:limit]]
 
 
@@ -80,7 +104,9 @@ def result_responses(result: dict, scope: Iterable[str] | None) -> list[str]:
             responses.append("utter_result_ecm_kaiser")
         else:
             responses.append(f"utter_result_ecm_{ecm['status']}")
-        responses += reason_responses(ecm["reasons"], SHOWN_ECM_CODES, MAX_ECM_REASONS)
+        responses += reason_responses(
+            ecm["reasons"], SHOWN_ECM_CODES, MAX_ECM_REASONS, ecm["status"]
+        )
 
     for service in services:
         outcome = result["community_supports"][service]
@@ -89,7 +115,13 @@ def result_responses(result: dict, scope: Iterable[str] | None) -> list[str]:
         if whole_screening and outcome["status"] not in _INTERESTED:
             continue
         responses.append(f"utter_result_cs_{service}_{outcome['status']}")
-        responses += reason_responses(outcome["reasons"], None, MAX_SERVICE_REASONS)
+        responses += reason_responses(
+            outcome["reasons"],
+            None,
+            MAX_SERVICE_REASONS,
+            outcome["status"],
+            GENERIC_SERVICE_CODES,
+        )
 
     responses += ["utter_result_disclaimer", "utter_offer_handoff"]
     return responses

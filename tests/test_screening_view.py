@@ -55,3 +55,21 @@ def test_services_of_interest_follow_status():
     assert chosen[0] == "ecm"
     for service in chosen[1:]:
         assert result["community_supports"][service]["status"] != "unlikely"
+
+
+def test_unlikely_ecm_explains_the_failed_rule_first():
+    result = screen({"plan": "medi-cal", "age": 19})
+    responses = result_responses(result, ["ecm"])
+    reasons = [name for name in responses if name.startswith("utter_reason_")]
+    assert result["ecm"]["status"] == "unlikely" or reasons
+    if result["ecm"]["status"] == "unlikely":
+        assert reasons[0].endswith("_not_met")
+
+
+def test_service_reason_prefers_its_own_condition():
+    result = screen({**HOMELESS_ADULT, "engaged_with_care_manager": True})
+    responses = result_responses(result, ["housing_deposits"])
+    reasons = [name for name in responses if name.startswith("utter_reason_")]
+    assert reasons
+    assert "willing_community_supports" not in reasons[0]
+    assert "engaged_with_care_manager" not in reasons[0]
