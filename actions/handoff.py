@@ -20,6 +20,7 @@ from bot.handoff import HANDOFF_SLOTS, build_request, detail_to_fix, read_name
 from bot.handoff import summary_values
 from bot.handoff import create_ticket
 from bot.logfilter import register_sensitive
+from bot.settings import get_settings
 from bot.sms_keywords import bare_keyword
 from bot.tickets import InvalidHandoffError
 
@@ -45,6 +46,10 @@ class ActionStartHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        # A hand-off paused by a crisis reply keeps its details and its id, so
+        # the member can finish it; the slots are cleared once it ends.
+        if any(tracker.get_slot(slot) for slot in HANDOFF_SLOTS):
+            return [SlotSet("handoff_confirm", None), SlotSet("answer_misses", 0)]
         events: list[EventType] = [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
         events += [
             SlotSet("handoff_id", uuid.uuid4().hex),
@@ -284,7 +289,8 @@ class ActionCreateTicket(Action):
             "Hand-off ticket %s (%s)", ticket.reference, "new" if created else "repeat"
         )
         dispatcher.utter_message(response="utter_ticket_created", reference=ticket.reference)
-        dispatcher.utter_message(response="utter_ticket_sms_note")
+        if get_settings().twilio_configured:
+            dispatcher.utter_message(response="utter_ticket_sms_note")
         # Personal details now live only in the ticket, not in the tracker.
         events = [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
         events.append(SlotSet("ticket_reference", ticket.reference))

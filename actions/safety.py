@@ -11,8 +11,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.safety import detect_crisis
 
 
+DEFAULT_CATEGORY = "suicide"
+
+
 class ActionCrisisPause(Action):
-    """Prepare the crisis reply: match the language the member wrote in.
+    """Prepare the crisis reply: its category and the member's language.
 
     The reply itself (`utter_crisis`) is a later rule step, so Rasa renders it
     with the language set here; the rules pause any active form in between.
@@ -25,8 +28,11 @@ class ActionCrisisPause(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        events: list[EventType] = []
         match = detect_crisis(tracker.latest_message.get("text") or "")
+        # Without a rule match (the model alone saw a crisis) the reply about
+        # suicide and self-harm is used; it names both 988 and 911.
+        category = match.category if match is not None else DEFAULT_CATEGORY
+        events: list[EventType] = [SlotSet("crisis_category", category)]
         if match is not None and match.language in ("en", "es"):
             events.append(SlotSet("language", match.language))
         return events

@@ -23,8 +23,12 @@ FORM = "screening_form"
 QUESTION_PREFIX = "q_"
 CONSENT_SLOT = "screening_consent"
 MAX_MISSES = 2
-# Replies of at most this many words are read as answers first.
-SHORT_ANSWER_WORDS = 3
+# Words that start a question, in English, SMS shorthand and Spanish.
+QUESTION_WORDS = frozenset(
+    "what wat whats what's why y how who when where which can could do does is "
+    "are will would should qué que por cómo como cuál cual cuándo dónde quién "
+    "puedo puede".split()
+)
 SIDE_QUESTION_INTENTS = frozenset({"faq", "why_ask", "out_of_scope", "greet", "thank"})
 
 
@@ -92,16 +96,18 @@ class ValidateScreeningForm(AnsweredSlotsValidation):
         """Whether the message is a question, even if a number or yes/no is in it.
 
         "what are the 7 community supports?" holds a count, and "y do u need
-        that" reads as yes; both are side questions, not answers. A short reply
-        ("like 7 times") is an answer whatever the intent classifier says.
+        that" reads as yes; both are side questions, not answers. A statement
+        ("i have diabetes") is read as an answer first, whatever the intent
+        classifier says.
         """
         intent = latest_intent(tracker)
         if intent not in ("faq", "why_ask"):
             return False
         if intent == "faq" and not faq_response(tracker):
             return False
-        text = latest_text(tracker)
-        return "?" in text or len(text.split()) > SHORT_ANSWER_WORDS
+        text = latest_text(tracker).strip()
+        words = text.casefold().split()
+        return "?" in text or (bool(words) and words[0] in QUESTION_WORDS)
 
     def _side_question(
         self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -159,7 +165,11 @@ class ValidateScreeningForm(AnsweredSlotsValidation):
                     "answer_misses": 0,
                 }
 
-        if self._side_question(slot, dispatcher, tracker):
+        # A statement the parser cannot read gets the question again in other
+        # words, even if the classifier took it for a program question: "i have
+        # diabetes" answers "do you have a condition?", it does not ask about meals.
+        is_faq = latest_intent(tracker) == "faq"
+        if not is_faq and self._side_question(slot, dispatcher, tracker):
             return {slot: None}
         misses = int(tracker.slots.get("answer_misses") or 0) + 1
         if misses >= MAX_MISSES:

@@ -974,12 +974,21 @@ _PHONE_RE = re.compile(
 _NANP_REGIONS = frozenset({"US", "CA"})
 
 
+# Area codes that cannot be a member's own phone: premium-rate (900, 976)
+# and toll-free numbers, which cannot receive the confirmation SMS.
+NON_PERSONAL_AREA_CODES = frozenset(
+    {"900", "976", "800", "833", "844", "855", "866", "877", "888"}
+)
+
+
 def _valid_nanp(area: str, exchange: str) -> bool:
     """Check the North American numbering rules for area and exchange codes.
 
     Both must start with 2-9, and neither may be an N11 service code (211,
-    411, 911...).
+    411, 911...). Premium-rate and toll-free area codes are rejected too.
     """
+    if area in NON_PERSONAL_AREA_CODES:
+        return False
     for code in (area, exchange):
         if code[0] in "01" or code[1:] == "11":
             return False

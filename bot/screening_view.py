@@ -115,6 +115,10 @@ def result_responses(result: dict, scope: Iterable[str] | None) -> list[str]:
         if whole_screening and outcome["status"] not in _INTERESTED:
             continue
         responses.append(f"utter_result_cs_{service}_{outcome['status']}")
+        if whole_screening:
+            # One line per service keeps a full result within a few SMS; staff
+            # explain the details on the call.
+            continue
         responses += reason_responses(
             outcome["reasons"],
             None,

@@ -68,13 +68,20 @@ def numbered_choices(buttons: list[dict]) -> str:
     return "Reply " + ", ".join(parts) + "."
 
 
-def render_message(message: dict) -> str:
-    """Render one bot message (text, buttons, image link) as SMS text."""
+def render_message(message: dict, number_buttons: bool = True) -> str:
+    """Render one bot message (text, buttons, image link) as SMS text.
+
+    With `number_buttons` false, the buttons are listed as words to send, so
+    a turn never shows two numbered menus.
+    """
     pieces = []
     if message.get("text"):
         pieces.append(plain_text(str(message["text"])))
-    if message.get("buttons"):
+    if message.get("buttons") and number_buttons:
         pieces.append(numbered_choices(message["buttons"]))
+    elif message.get("buttons"):
+        titles = [plain_text(str(b.get("title", ""))) for b in message["buttons"]]
+        pieces.append("You can say: " + ", ".join(titles) + ".")
     if message.get("image"):
         pieces.append(str(message["image"]))
     return "\n".join(piece for piece in pieces if piece)
@@ -101,8 +108,13 @@ def split_text(text: str, max_segments: int = 4) -> list[str]:
 def render_turn(messages: list[dict], max_segments: int = 4) -> list[str]:
     """Render a turn's bot messages as SMS bodies, joining short ones."""
     bodies: list[str] = []
-    for message in messages:
-        text = render_message(message)
+    # Only the last menu of a turn is numbered: a reply of "1" selects from it.
+    last_menu = max(
+        (index for index, message in enumerate(messages) if message.get("buttons")),
+        default=-1,
+    )
+    for index, message in enumerate(messages):
+        text = render_message(message, number_buttons=index == last_menu)
         if not text:
             continue
         if bodies and segment_count(bodies[-1] + "\n\n" + text) <= max_segments:

@@ -15,13 +15,14 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.models import OutboxMessage
 from bot.models import Ticket as TicketRow
 from bot.models import utcnow
 from bot.outbox import enqueue_sms
@@ -35,6 +36,8 @@ CHANNELS = ("sms", "rest", "socketio")
 CHANNEL_MAX_LENGTH = 16
 CONFIRMATION_KIND = "ticket_confirmation"
 MAX_REFERENCE_ATTEMPTS = 5
+# Confirmation texts one phone number can receive in 24 hours.
+MAX_CONFIRMATIONS_PER_DAY = 3
 
 E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
@@ -284,16 +287,38 @@ class TicketRepository:
             session.flush()
 
             language = sms_language(handoff.preferred_language)
-            enqueue_sms(
-                session,
-                to_number=handoff.phone,
-                body=render_sms(CONFIRMATION_KIND, language, reference=reference),
-                language=language,
-                kind=CONFIRMATION_KIND,
-                ticket_id=row.id,
-            )
+            if self._confirmations_today(session, handoff.phone, now) >= (
+                MAX_CONFIRMATIONS_PER_DAY
+            ):
+                # Anyone can type any number into a web chat, so a number gets
+                # a bounded count of texts; the ticket itself is still created.
+                logger.warning(
+                    "Confirmation SMS skipped for ticket %s: daily limit for "
+                    "this number reached",
+                    reference,
+                )
+            else:
+                enqueue_sms(
+                    session,
+                    to_number=handoff.phone,
+                    body=render_sms(CONFIRMATION_KIND, language, reference=reference),
+                    language=language,
+                    kind=CONFIRMATION_KIND,
+                    ticket_id=row.id,
+                )
             session.flush()
             return Ticket.from_row(row)
+
+    @staticmethod
+    def _confirmations_today(session: Session, phone: str, now: datetime) -> int:
+        """Count confirmation texts queued to `phone` in the last 24 hours."""
+        return session.execute(
+            select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.to_number == phone,
+                OutboxMessage.kind == CONFIRMATION_KIND,
+                OutboxMessage.created_at >= now - timedelta(days=1),
+            )
+        ).scalar_one()
 
     @staticmethod
     def _latest_for_member(session: Session, handoff: HandoffRequest) -> int | None:

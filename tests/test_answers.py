@@ -527,3 +527,10 @@ def test_answer_is_value():
     assert value(3).is_value
     assert not UNSURE.is_value
     assert not UNREADABLE.is_value
+
+
+@pytest.mark.parametrize(
+    "text", ["1-900-555-1234", "(976) 555-1234", "800 555 1234", "888-555-0100"]
+)
+def test_phone_premium_and_toll_free_rejected(text):
+    assert parse_phone(text) is None

@@ -61,3 +61,16 @@ def test_long_text_split_at_sentences_not_words():
         assert segment_count(body) <= 2
         assert body.endswith(".")
     assert " ".join(bodies) == text
+
+
+def test_only_last_menu_of_a_turn_is_numbered():
+    bodies = render_turn(
+        [
+            {"text": "Hard one.", "buttons": [{"title": "Skip"}, {"title": "Stop"}]},
+            {"text": "Do you have a home?", "buttons": [{"title": "Yes"}]},
+        ]
+    )
+    text = "\n".join(bodies)
+    assert text.count("Reply 1") == 1
+    assert "Reply 1 for Yes." in text
+    assert "You can say: Skip, Stop." in text

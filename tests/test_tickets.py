@@ -22,6 +22,7 @@ from bot.tickets import (
     TicketCreationError,
     TicketRepository,
 )
+from bot.tickets import MAX_CONFIRMATIONS_PER_DAY
 
 PHONE = "+16505550123"
 
@@ -413,3 +414,16 @@ def test_handoff_key_separates_parts():
 
     assert a.handoff_key != b.handoff_key
     assert replace(a).handoff_key == a.handoff_key
+
+
+def test_confirmations_to_one_number_are_capped(session_factory):
+    repository = TicketRepository(session_factory)
+    for index in range(MAX_CONFIRMATIONS_PER_DAY + 2):
+        ticket, created = repository.create_from_handoff(
+            make_handoff(handoff_id=f"handoff-{index}")
+        )
+        assert created
+
+    rows = outbox_rows(session_factory)
+    assert len(rows) == MAX_CONFIRMATIONS_PER_DAY
+    assert count(session_factory, TicketRow) == MAX_CONFIRMATIONS_PER_DAY + 2
