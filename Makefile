@@ -31,11 +31,14 @@ test: venv train
 	$(PY) -m pytest -q
 
 eval: venv train
+	start=$$(date +%s); \
 	$(PY) -m bot.rasa_ext.cli test nlu --nlu data/nlu --cross-validation --folds 3 \
-		--out var/nlu-eval --quiet
-	$(PY) -m bot.eval_report var/nlu-eval docs/nlu-evaluation.md
+		--out var/nlu-eval --quiet && \
+	$(PY) -m bot.eval_report var/nlu-eval docs/nlu-evaluation.md \
+		--cv-seconds $$(( $$(date +%s) - start ))
 	$(PY) -m bot.readability --report
 	$(PY) -m bot.safety --report
+	$(PY) -m bench.turn_time --report docs/performance.md
 
 clean:
 	rm -rf var/test-results var/nlu-eval models
