@@ -4,22 +4,25 @@
 server, runner). From then on:
 
 - every record made by any logger is masked when it is created (a log record
-  factory): phone numbers, dates, member IDs, email addresses and registered
-  names in the message, arguments, exception text and stack text are
-  replaced by placeholders such as `[PHONE]`;
+  factory). Phone numbers, dates, member IDs, email addresses, registered
+  names and the values of the personal slots (`PERSONAL_SLOTS`) in the
+  message, arguments, exception text and stack text become placeholders
+  such as `[PHONE]`;
 - every handler, existing or attached later through `Logger.addHandler`,
   carries `PiiMaskingFilter`, which masks again after `extra=` attributes are
   set and covers records built by hand;
 - `mask_event_dict` is inserted into structlog's processor chain. Rasa 3.6
   configures structlog with `structlog.stdlib.LoggerFactory()` in
   `rasa/utils/log_utils.py`, so its rendered events also pass through the
-  stdlib layer above.
+  stdlib layer above, but only as finished JSON text: withholding member text
+  by key needs the processor.
 
 Member message text is marked by the caller: pass it as `MemberText(text)` in
 the log arguments, or as `extra={"member_text": text}`, or under one of
 `TEXT_KEYS` in a structlog event. Above `text_level` (DEBUG by default, so
 already at INFO) the text is replaced by `TEXT_WITHHELD`; at DEBUG it is kept,
-masked.
+masked. The assistant's processes pass `text_level=logging.NOTSET`, which
+withholds member text at every level.
 """
 
 from __future__ import annotations
@@ -39,7 +42,18 @@ MASK_DATE = "[DATE]"
 MASK_MEMBER_ID = "[MEMBER_ID]"
 MASK_EMAIL = "[EMAIL]"
 MASK_SENSITIVE = "[REDACTED]"
+MASK_SECRET = "[SECRET]"
 TEXT_WITHHELD = "[message text withheld]"
+
+# Slots whose values identify the member. Their values are redacted wherever a
+# log line names the slot (a dict key, a Rasa `SlotSet`, a slot listing), and
+# each process registers them for exact-match masking once they are known.
+PERSONAL_SLOTS = frozenset(
+    {"handoff_name", "handoff_phone", "handoff_member_id", "handoff_call_time"}
+)
+# Values of personal slots that are markers, not personal data: `sender` means
+# "the number this SMS came from", `skipped` means no member ID was given.
+_SLOT_MARKERS = frozenset({"sender", "skipped"})
 
 # Event keys that carry member text: Rasa 3.6's own list of anonymizable keys
 # (rasa/utils/log_utils.py) plus this product's `member_text`.
@@ -106,6 +120,26 @@ _EIGHT_DIGITS_RE = re.compile(r"(?<![\w\-])(\d{8})(?![\w\-])")
 # and digits, such as a short hex id. Conversation ids of 32 characters are safe.
 _MEMBER_ID_RE = re.compile(MEMBER_ID_PATTERN)
 _WORD_RE = re.compile(r"\w+")
+# A personal slot's value after its name, as Rasa writes it: `SlotSet(key:
+# handoff_name, value: Ana Ruiz)`, `handoff_name: Ana Ruiz` (slot listings),
+# `'handoff_name': 'Ana Ruiz'` (dict reprs) and `"handoff_name": "Ana Ruiz"`
+# (JSON, also with escaped quotes inside a JSON string). An unquoted value ends
+# at a comma, bracket, tab, newline or backslash. A value that starts with "("
+# is a featurized state such as `(1.0,)` and is left alone.
+# NOTE: an unquoted value with a comma ("Ruiz, Ana") is redacted only up to the
+# comma; the rest is masked only in a process where the value was registered.
+_SLOT_VALUE_RE = re.compile(
+    r"(?P<head>\b(?:" + "|".join(sorted(PERSONAL_SLOTS)) + r")\b"
+    r"(?:, value: |\\?['\"]?\s*[:=]\s*))"
+    r"(?P<value>"
+    r"(?P<quote>\\?['\"])(?:\\.|[^\\\n])*?(?P=quote)"
+    r"|[^\s,()}\]\\][^\n\t,)}\]\\]*"
+    r")"
+)
+# Secrets in URLs, such as Rasa's `?token=` in an HTTP API access log line.
+_URL_SECRET_RE = re.compile(
+    r"(?P<head>[?&](?:token|auth_token|access_token)=)[^&\s\"'#]+", re.IGNORECASE
+)
 
 # Registered values that are also everyday function words are not masked as
 # single words, because masking "will" or "may" in every line makes logs
@@ -133,6 +167,14 @@ def _eight_digit_date(match: re.Match) -> str:
     if 1890 <= year <= 2099 and 1 <= month <= 12 and 1 <= day <= 31:
         return MASK_DATE
     return digits
+
+
+def _redact_slot_value(match: re.Match) -> str:
+    value = match.group("value")
+    quote = match.group("quote") or ""
+    if value[len(quote) : len(value) - len(quote)] in ("None", "null", ""):
+        return match.group(0)
+    return f"{match.group('head')}{quote}{MASK_SENSITIVE}{quote}"
 
 
 def _phone_or_keep(match: re.Match) -> str:
@@ -247,16 +289,43 @@ def forget(conversation_id: str) -> None:
     REGISTRY.forget(conversation_id)
 
 
+def register_slot_value(conversation_id: str, slot: str, value: Any) -> None:
+    """Register the value of a personal slot for exact-match masking.
+
+    Other slots, empty values and the markers `sender` and `skipped` are
+    ignored. The `id:` or `dob:` prefix of `handoff_member_id` is dropped, so
+    the words "id" and "dob" are not masked everywhere.
+
+    Args:
+        conversation_id: the conversation (Rasa sender id) the slot belongs to.
+        slot: the slot's name.
+        value: the slot's new value.
+    """
+    if slot not in PERSONAL_SLOTS or not isinstance(value, str):
+        return
+    if value in _SLOT_MARKERS:
+        return
+    if slot == "handoff_member_id":
+        value = value.partition(":")[2] or value
+    REGISTRY.register(conversation_id, [value])
+
+
 def _mask_registered(match: re.Match) -> str:
     word = match.group(0)
     return MASK_SENSITIVE if fold(word) in REGISTRY else word
 
 
 def mask_text(text: str) -> str:
-    """Return `text` with phone numbers, dates, member IDs, emails and
-    registered values replaced by placeholders such as `[PHONE]`."""
+    """Return `text` with personal data replaced by placeholders.
+
+    Personal slot values named in the text, URL tokens, emails, dates, phone
+    numbers, member IDs and registered values become placeholders such as
+    `[PHONE]`.
+    """
     if not text:
         return text
+    text = _SLOT_VALUE_RE.sub(_redact_slot_value, text)
+    text = _URL_SECRET_RE.sub(rf"\g<head>{MASK_SECRET}", text)
     text = _EMAIL_RE.sub(MASK_EMAIL, text)
     for pattern in _DATE_RES:
         text = pattern.sub(MASK_DATE, text)
@@ -302,18 +371,76 @@ def mask_value(value: Any, withhold_text: bool = False, _depth: int = 0) -> Any:
     if _depth > 8:
         return mask_text(str(value))
     if isinstance(value, Mapping):
-        return {
-            key: (
-                TEXT_WITHHELD
-                if withhold_text and key in TEXT_KEYS
-                else mask_value(item, withhold_text, _depth + 1)
-            )
+        personal_slot_event = (
+            value.get("event") == "slot" and value.get("name") in PERSONAL_SLOTS
+        )
+        masked = {
+            key: _mask_item(key, item, withhold_text, _depth + 1)
             for key, item in value.items()
         }
+        if personal_slot_event and masked.get("value") is not None:
+            # A Rasa or rasa-sdk `SlotSet` event as a dict.
+            masked["value"] = MASK_SENSITIVE
+        return masked
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [mask_value(item, withhold_text, _depth + 1) for item in value]
         return items if isinstance(value, list) else type(value)(items)
     return mask_text(str(value))
+
+
+# Keys under which Rasa 3.6 logs lists of events. When their text is withheld,
+# each event is kept as an outline: its type and its slot or action name.
+_EVENT_LIST_KEYS = frozenset({"rasa_events", "prediction_events"})
+# The start of a Rasa event's repr: `SlotSet(key: requested_slot, value: ...)`,
+# `ActionExecuted(action: utter_greet, ...)`, `BotUttered('...', ...)`.
+_EVENT_REPR_RE = re.compile(r"(?P<type>[A-Z]\w*)\((?:(?:key|action): (?P<name>\w+))?")
+
+
+def outline_events(events: Any) -> Any:
+    """Return a list of events reduced to their types and slot or action names.
+
+    `SlotSet(key: handoff_name, value: Ana)` becomes `SlotSet(handoff_name)`
+    and a `UserUttered` event becomes `UserUttered`. Events may be Rasa event
+    objects or their reprs. Anything that is not a list of events is replaced
+    by `TEXT_WITHHELD`.
+    """
+    if not isinstance(events, (list, tuple)):
+        return TEXT_WITHHELD
+    outline = []
+    for event in events:
+        if isinstance(event, str):
+            match = _EVENT_REPR_RE.match(event)
+            if match is None:
+                return TEXT_WITHHELD
+            event_type, name = match.group("type"), match.group("name")
+        else:
+            # Slot, action or loop name: `SlotSet.key`, `ActionExecuted.action_name`,
+            # `ActiveLoop.name`. None of them is member data.
+            event_type = type(event).__name__
+            name = next(
+                (
+                    value
+                    for value in (
+                        getattr(event, attribute, None)
+                        for attribute in ("key", "action_name", "name")
+                    )
+                    if isinstance(value, str)
+                ),
+                None,
+            )
+        outline.append(f"{event_type}({name})" if name else event_type)
+    return outline
+
+
+def _mask_item(key: Any, value: Any, withhold_text: bool, depth: int = 0) -> Any:
+    """Mask one dict entry: withhold member text, redact personal slot values."""
+    if withhold_text and key in _EVENT_LIST_KEYS:
+        return outline_events(value)
+    if withhold_text and key in TEXT_KEYS:
+        return TEXT_WITHHELD
+    if key in PERSONAL_SLOTS and value is not None:
+        return MASK_SENSITIVE
+    return mask_value(value, withhold_text, depth)
 
 
 # Attributes every LogRecord has; the rest come from `extra=`.
@@ -331,12 +458,25 @@ class PiiMaskingFilter(logging.Filter):
 
     Args:
         name: passed to `logging.Filter`.
-        text_level: the highest level at which member text is kept (masked).
-            Records above it get `TEXT_WITHHELD` instead. Default DEBUG.
+        text_level: the highest level at which member text is kept (masked),
+            as a number or a level name such as "NOTSET". Records above it get
+            `TEXT_WITHHELD` instead. Default DEBUG; NOTSET withholds member
+            text at every level.
+
+    Raises:
+        ValueError: `text_level` is not a logging level.
     """
 
-    def __init__(self, name: str = "", text_level: int = logging.DEBUG) -> None:
+    def __init__(self, name: str = "", text_level: int | str = logging.DEBUG) -> None:
         super().__init__(name)
+        if isinstance(text_level, str):
+            level = logging.getLevelName(text_level.upper())
+            if not isinstance(level, int):
+                raise ValueError(
+                    f"text_level {text_level!r} is invalid; use a logging level "
+                    "name such as NOTSET or DEBUG"
+                )
+            text_level = level
         self.text_level = text_level
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -372,10 +512,7 @@ class PiiMaskingFilter(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key in _RECORD_ATTRIBUTES:
                 continue
-            if withhold and key in TEXT_KEYS:
-                record.__dict__[key] = TEXT_WITHHELD
-            else:
-                record.__dict__[key] = mask_value(value, withhold)
+            record.__dict__[key] = _mask_item(key, value, withhold)
         record._pii_masked = True
 
     @staticmethod
@@ -421,10 +558,7 @@ def mask_event_dict(logger: Any, method_name: str, event_dict: dict) -> dict:
     )
     withhold = not isinstance(level, int) or level > _TEXT_LEVEL
     for key, value in list(event_dict.items()):
-        if withhold and key in TEXT_KEYS:
-            event_dict[key] = TEXT_WITHHELD
-        else:
-            event_dict[key] = mask_value(value, withhold)
+        event_dict[key] = _mask_item(key, value, withhold)
     return event_dict
 
 
@@ -487,6 +621,7 @@ def install_log_masking(text_level: int = logging.DEBUG) -> PiiMaskingFilter:
 
     Args:
         text_level: highest level at which member text is logged (masked).
+            `logging.NOTSET` withholds member text at every level.
 
     Returns:
         The process-wide filter.
@@ -531,7 +666,7 @@ def install_log_masking(text_level: int = logging.DEBUG) -> PiiMaskingFilter:
 
 def uninstall_log_masking() -> None:
     """Undo `install_log_masking` (used by tests)."""
-    global _FILTER, _ORIGINAL_ADD_HANDLER, _ORIGINAL_FACTORY
+    global _FILTER, _ORIGINAL_ADD_HANDLER, _ORIGINAL_FACTORY, _TEXT_LEVEL
     with _INSTALL_LOCK:
         if _FILTER is not None:
             for handler in _all_handlers():
@@ -545,3 +680,4 @@ def uninstall_log_masking() -> None:
         _FILTER = None
         _ORIGINAL_ADD_HANDLER = None
         _ORIGINAL_FACTORY = None
+        _TEXT_LEVEL = logging.DEBUG

@@ -10,12 +10,19 @@ A row moves through these statuses:
   (timeout, connection reset). Before any new attempt the sender lists the
   messages Twilio holds for the number and marks the row `sent` if one has
   the same body, so a member never gets the same message twice.
-- `failed`: Twilio rejected it for good (invalid or unsubscribed number), or
-  retries ran out.
+- `failed`: Twilio rejected it for good (invalid or unsubscribed number),
+  retries ran out, or the number opted out of SMS (`bot.opt_outs`; crisis
+  SMS and the opt-out confirmation are still sent).
 - `not_sent`: Twilio credentials are not configured.
 
 A `sending` row whose sender died is claimed again after `lease_seconds` and
 treated like an `unknown` one.
+
+Rows that answer an inbound SMS (`inbound_message_id` set) go to a number in
+id order: such a row waits while an earlier one to the same number is still
+`pending`, `sending` or `unknown`. A sender therefore claims at most one of
+them per number in a batch. Other rows, such as ticket confirmations, are
+neither held back nor hold replies back.
 """
 
 from __future__ import annotations
@@ -28,14 +35,15 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from bot.db import run_in_thread
 from bot.models import OutboxMessage, Ticket, utcnow
+from bot.opt_outs import OPT_OUT_EXEMPT_KINDS, OPTED_OUT_ERROR, opted_out_phones
 from bot.settings import DEFAULT_TWILIO_API_BASE_URL, Settings
 
 logger = logging.getLogger(__name__)
@@ -48,6 +56,13 @@ FAILED = "failed"
 NOT_SENT = "not_sent"
 
 NOT_CONFIGURED_ERROR = "Twilio credentials are not configured"
+UNFINISHED_STATUSES = (PENDING, SENDING, UNKNOWN)
+# Twilio's delivery statuses, as status callbacks report them.
+DELIVERY_STATUSES = (
+    "accepted", "scheduled", "queued", "sending", "sent", "delivered",
+    "undelivered", "failed", "read", "canceled", "receiving", "received",
+)
+STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 
 # Besides 429 and 5xx, these HTTP statuses are retried because they mean the
 # account settings are wrong, which an operator can fix without losing the SMS.
@@ -201,17 +216,64 @@ class _OutboxStore:
             ),
         )
 
+    @staticmethod
+    def _in_order() -> Any:
+        """Build the condition that no earlier reply to the number is unfinished."""
+        # NOTE: a reply waiting for a retry (up to `backoff_max`) holds back
+        # every later reply to that number until it is sent or fails.
+        earlier = aliased(OutboxMessage)
+        waiting = exists().where(
+            earlier.to_number == OutboxMessage.to_number,
+            earlier.id < OutboxMessage.id,
+            earlier.inbound_message_id.is_not(None),
+            earlier.status.in_(UNFINISHED_STATUSES),
+        )
+        return or_(OutboxMessage.inbound_message_id.is_(None), ~waiting)
+
+    @staticmethod
+    def _fail_opted_out(session: Session, now: datetime) -> list[int]:
+        """Mark pending rows to opted-out numbers `failed`; return their ids."""
+        ids = list(
+            session.execute(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.kind.not_in(OPT_OUT_EXEMPT_KINDS),
+                    OutboxMessage.to_number.in_(opted_out_phones()),
+                )
+            ).scalars()
+        )
+        if not ids:
+            return []
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == PENDING)
+            .values(
+                status=FAILED,
+                last_error=OPTED_OUT_ERROR,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        logger.info(
+            "Outbox rows %s not sent: their number opted out of SMS",
+            ", ".join(str(row_id) for row_id in ids),
+        )
+        return ids
+
     def claim(self, limit: int, now: datetime, lease: timedelta) -> list[_Claim]:
         """Claim up to `limit` due rows for this sender and commit the claim.
 
-        PostgreSQL skips rows that another sender has locked. On every
-        database the UPDATE repeats the status and attempt count it read, so
-        a row that another sender claimed in between updates no row here.
+        Pending rows to opted-out numbers are marked `failed` first. PostgreSQL
+        skips rows that another sender has locked. On every database the
+        UPDATE repeats the status and attempt count it read, so a row that
+        another sender claimed in between updates no row here.
         """
         with self._session_factory() as session, session.begin():
+            self._fail_opted_out(session, now)
             candidates = (
                 select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.attempts)
-                .where(self._due(now, lease))
+                .where(self._due(now, lease), self._in_order())
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
@@ -273,8 +335,12 @@ class _OutboxStore:
     def mark_not_configured(
         self, limit: int, now: datetime
     ) -> list[tuple[int, str | None]]:
-        """Set due pending rows to `not_sent` and return their ids and references."""
+        """Set due pending rows to `not_sent` and return their ids and references.
+
+        Rows to opted-out numbers are marked `failed` instead, as when sending.
+        """
         with self._session_factory() as session, session.begin():
+            self._fail_opted_out(session, now)
             candidates = (
                 select(OutboxMessage.id, Ticket.reference)
                 .outerjoin(Ticket, Ticket.id == OutboxMessage.ticket_id)
@@ -328,7 +394,8 @@ class OutboxSender:
         settings: Settings with the Twilio credentials, sender number and
             `twilio_api_base_url`.
         request_timeout: Seconds for one Twilio request, response included.
-        backoff_base: Seconds before the first retry; each retry doubles it.
+        backoff_base: Seconds before the first retry; each retry doubles it
+            (default: `OUTBOX_RETRY_BASE_SECONDS`).
         backoff_max: Upper bound of the retry delay in seconds.
         max_attempts: Attempts (claims) before a retryable row is `failed`.
             A row of unknown outcome whose reconciliation keeps failing stays
@@ -339,7 +406,9 @@ class OutboxSender:
             reconciliation reads.
         reconcile_skew_seconds: Clock difference allowed between this host
             and Twilio when matching a message to a row's creation time.
-        status_callback_url: URL for Twilio's delivery status callbacks.
+        status_callback_url: URL for Twilio's delivery status callbacks
+            (default: `PUBLIC_BASE_URL` plus `/webhooks/twilio/status` when
+            `PUBLIC_BASE_URL` is set, else none).
         clock: Returns the current aware UTC time (tests pass a fake clock).
     """
 
@@ -349,7 +418,7 @@ class OutboxSender:
         settings: Settings,
         *,
         request_timeout: float = 10.0,
-        backoff_base: float = 30.0,
+        backoff_base: float | None = None,
         backoff_max: float = 3600.0,
         max_attempts: int = 8,
         lease_seconds: float = 600.0,
@@ -366,6 +435,10 @@ class OutboxSender:
         self._store = _OutboxStore(session_factory)
         self._settings = settings
         self._request_timeout = request_timeout
+        if backoff_base is None:
+            backoff_base = float(settings.outbox_retry_base_seconds)
+        if status_callback_url is None and settings.public_base_url:
+            status_callback_url = settings.public_base_url + STATUS_CALLBACK_PATH
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._max_attempts = max_attempts
@@ -642,8 +715,10 @@ class OutboxSender:
     ) -> None:
         """Send due rows until `stop()` is called.
 
-        A full batch is followed at once by the next one. Otherwise the
-        sender waits `poll_seconds` or until `notify()`.
+        A batch that handled any row is followed at once by the next one,
+        because a reply held back behind an earlier one to the same number
+        may be due now. Otherwise the sender waits `poll_seconds` or until
+        `notify()`.
 
         Args:
             poll_seconds: Seconds between polls of an idle outbox.
@@ -664,7 +739,7 @@ class OutboxSender:
                     "Outbox batch failed, trying again in %.1f s", poll_seconds
                 )
                 handled = 0
-            if self._stopping or handled >= batch_size:
+            if self._stopping or handled > 0:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
@@ -694,3 +769,77 @@ def _same_body(listed: str | None, ours: str) -> bool:
     if listed is None:
         return False
     return listed == ours or listed.endswith(ours)
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """Rows still to be sent (`pending`, `sending`, `unknown`) and the oldest's age."""
+
+    count: int
+    oldest_age_seconds: float
+
+
+def outbox_backlog(session: Session, now: datetime | None = None) -> OutboxBacklog:
+    """Count the rows still to be sent and measure how long the oldest has waited."""
+    now = now or utcnow()
+    count, oldest = session.execute(
+        select(func.count(), func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.status.in_(UNFINISHED_STATUSES)
+        )
+    ).one()
+    age = (now - oldest).total_seconds() if oldest is not None else 0.0
+    return OutboxBacklog(count=count, oldest_age_seconds=max(age, 0.0))
+
+
+def outbox_counts(session: Session) -> dict[tuple[str, str], int]:
+    """Count outbox rows by (status, kind)."""
+    rows = session.execute(
+        select(OutboxMessage.status, OutboxMessage.kind, func.count()).group_by(
+            OutboxMessage.status, OutboxMessage.kind
+        )
+    ).all()
+    return {(status, kind): count for status, kind, count in rows}
+
+
+def record_delivery_status(
+    session: Session,
+    provider_sid: str,
+    delivery_status: str,
+    error_code: str | None = None,
+    now: datetime | None = None,
+) -> int | None:
+    """Store Twilio's delivery status on the row sent as `provider_sid`.
+
+    An `undelivered` or `failed` status also stores the Twilio error code in
+    `last_error`. The row's own status stays `sent`, because Twilio accepted
+    the message.
+
+    Args:
+        session: The caller's open session.
+        provider_sid: Twilio's message sid.
+        delivery_status: One of `DELIVERY_STATUSES`.
+        error_code: Twilio's `ErrorCode`, if any.
+        now: Update time (default: now).
+
+    Returns:
+        The outbox row id, or None when no row has that sid.
+
+    Raises:
+        ValueError: `delivery_status` is not one of Twilio's statuses.
+    """
+    if delivery_status not in DELIVERY_STATUSES:
+        raise ValueError(
+            f"delivery status {delivery_status!r} is invalid; "
+            f"expected one of {DELIVERY_STATUSES}"
+        )
+    row = session.execute(
+        select(OutboxMessage).where(OutboxMessage.provider_sid == provider_sid)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    row.delivery_status = delivery_status
+    if delivery_status in ("undelivered", "failed"):
+        row.last_error = f"delivery {delivery_status}, Twilio error {error_code or '-'}"
+    row.updated_at = now or utcnow()
+    session.flush()
+    return row.id

@@ -119,6 +119,24 @@ def write_endpoints(settings: Settings) -> Path:
     return path
 
 
+# `rasa run` has flags for these levels. For the others it reads LOG_LEVEL from
+# the environment, which the children inherit.
+RASA_LOG_LEVEL_FLAGS = {
+    "DEBUG": ["--debug"],
+    "INFO": ["--verbose"],
+    "WARNING": ["--quiet"],
+}
+
+
+def action_server_command(settings: Settings) -> list[str]:
+    """Build the command line of the action server."""
+    return [
+        sys.executable, "-m", "actions.server",
+        "--port", str(settings.action_server_port),
+        "--log-level", settings.log_level,
+    ]
+
+
 def rasa_command(settings: Settings, model: Path, endpoints: Path) -> list[str]:
     """Build the `rasa run` command line."""
     command = [
@@ -130,6 +148,7 @@ def rasa_command(settings: Settings, model: Path, endpoints: Path) -> list[str]:
         "--interface", os.environ.get("RASA_INTERFACE", "127.0.0.1"),
         "--logging-config-file", str(PROJECT_ROOT / "config" / "logging.yml"),
     ]
+    command += RASA_LOG_LEVEL_FLAGS.get(settings.log_level, [])
     if settings.rasa_auth_token:
         command += ["--enable-api", "--auth-token", settings.rasa_auth_token]
     return command
@@ -173,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    install_log_masking()
+    # The outbox sender handles no member text, but it is withheld at every
+    # level anyway, as in the children.
+    install_log_masking(text_level=logging.NOTSET)
 
     from bot.db import run_migrations
 
@@ -182,14 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_only:
         return 0
 
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "LOG_LEVEL": settings.log_level,
+    }
     endpoints = write_endpoints(settings)
     children = [
-        subprocess.Popen(
-            [sys.executable, "-m", "actions.server", "--port",
-             str(settings.action_server_port)],
-            cwd=PROJECT_ROOT, env=env,
-        ),
+        subprocess.Popen(action_server_command(settings), cwd=PROJECT_ROOT, env=env),
         subprocess.Popen(rasa_command(settings, model, endpoints), cwd=PROJECT_ROOT,
                          env=env),
     ]

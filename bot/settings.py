@@ -42,6 +42,13 @@ def _port(env, name: str, default: int) -> int:
     return int(value)
 
 
+def _positive_int(env, name: str, default: int) -> int:
+    value = env.get(name) or str(default)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name}={value!r} is invalid; use a whole number above 0")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The product's configuration; build it with `get_settings()`."""
@@ -62,6 +69,16 @@ class Settings:
     log_level: str
     rasa_port: int = 5005
     action_server_port: int = 5055
+    # Inbound SMS from one number over this many per window get no dialogue
+    # turn, only one notice per window. Crisis and opt-out messages are exempt.
+    sms_rate_limit_messages: int = 20
+    sms_rate_limit_window_seconds: int = 60
+    # Seconds before the first retry of a failed SMS send; each retry doubles it.
+    outbox_retry_base_seconds: int = 30
+    # A warning is logged while more SMS rows wait to be sent, or the oldest
+    # waits longer, than these limits.
+    outbox_backlog_warn_rows: int = 100
+    outbox_backlog_warn_seconds: int = 300
 
     @property
     def twilio_configured(self) -> bool:
@@ -110,6 +127,15 @@ def load_settings(environ: dict | None = None) -> Settings:
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         rasa_port=_port(env, "RASA_PORT", 5005),
         action_server_port=_port(env, "ACTION_SERVER_PORT", 5055),
+        sms_rate_limit_messages=_positive_int(env, "SMS_RATE_LIMIT_MESSAGES", 20),
+        sms_rate_limit_window_seconds=_positive_int(
+            env, "SMS_RATE_LIMIT_WINDOW_SECONDS", 60
+        ),
+        outbox_retry_base_seconds=_positive_int(env, "OUTBOX_RETRY_BASE_SECONDS", 30),
+        outbox_backlog_warn_rows=_positive_int(env, "OUTBOX_BACKLOG_WARN_ROWS", 100),
+        outbox_backlog_warn_seconds=_positive_int(
+            env, "OUTBOX_BACKLOG_WARN_SECONDS", 300
+        ),
     )
 
 

@@ -77,8 +77,9 @@ def render_sms(kind: str, language: str | None, **values: str) -> str:
     `values` adds or overrides placeholders (such as `reference`).
 
     Args:
-        kind: Template name: `ticket_confirmation`, `opt_out_confirmation`,
-            `help` or `crisis`.
+        kind: Template name, a top-level key of `bot/sms_templates.yml`,
+            such as `ticket_confirmation`, `opt_out_confirmation`, `help`
+            or `crisis`.
         language: Language slot value; anything other than Spanish
             renders English.
         **values: Placeholder values.

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.models import OutboxMessage, Ticket
+from bot.sms import render_sms
 from tests.assistant import REFERENCE_PATTERN, start_assistant, stop_assistant
 from tests.services import REDIS_TEST_DB, create_postgres_database, redis_clients
 from tests.services import require_redis
@@ -81,7 +82,7 @@ def assistant(request, tmp_path_factory, twilio):
         database = create_postgres_database()
         env["DATABASE_URL"] = database.url
         env["REDIS_URL"] = f"redis://127.0.0.1:6379/{REDIS_TEST_DB}"
-    running = start_assistant(tmp_path_factory.mktemp("assistant"), env)
+    running = start_assistant(tmp_path_factory.mktemp("assistant"), env, twilio=twilio)
     running.variant = request.param
     yield running
     code = stop_assistant(running)
@@ -158,9 +159,11 @@ def test_sms_greeting_to_confirmed_handoff(assistant, twilio):
         assert "ecm" in ticket.services
         assert ticket.conversation_id == assistant.sms_conversation_id(MEMBER_PHONE)
 
+    # The chat reply names the reference too; the confirmation is the template.
+    confirmation = render_sms("ticket_confirmation", "en", reference=reference)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        sent = [m for m in twilio.messages if reference in m["body"]]
+        sent = [m for m in twilio.messages if m["body"] == confirmation]
         if sent:
             break
         time.sleep(0.5)
@@ -242,7 +245,7 @@ def test_opt_out_keyword_does_not_reach_dialogue(assistant):
     phone = "+16505559876"
     assistant.sms(phone, "do i qualify?")
     replies = assistant.sms(phone, "STOP")
-    assert replies == []
+    assert replies == [render_sms("opt_out_confirmation", "en")]
     loop, _ = _loop_state(assistant, assistant.sms_conversation_id(phone))
     assert loop == "screening_form"
 

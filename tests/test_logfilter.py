@@ -20,6 +20,7 @@ from bot.logfilter import (
     MASK_EMAIL,
     MASK_MEMBER_ID,
     MASK_PHONE,
+    MASK_SECRET,
     MASK_SENSITIVE,
     TEXT_WITHHELD,
     MemberText,
@@ -29,7 +30,10 @@ from bot.logfilter import (
     install_log_masking,
     mask_event_dict,
     mask_text,
+    mask_value,
+    outline_events,
     register_sensitive,
+    register_slot_value,
     uninstall_log_masking,
 )
 
@@ -460,3 +464,179 @@ def test_install_is_idempotent(masking):
     assert handler.filters.count(masking) == 1
     logger.info("x %s", "650 555 1234")
     assert stream.getvalue().strip() == f"x {MASK_PHONE}"
+
+
+# --- personal slots, URL tokens, event outlines --------------------------------
+
+SLOT_TEXT_CASES = [
+    # Rasa's SlotSet repr
+    ("SlotSet(key: handoff_name, value: Zebulon Quixtaria)",
+     f"SlotSet(key: handoff_name, value: {MASK_SENSITIVE})"),
+    ("SlotSet(key: handoff_call_time, value: after my shift)",
+     f"SlotSet(key: handoff_call_time, value: {MASK_SENSITIVE})"),
+    ("SlotSet(key: handoff_name, value: None)",
+     "SlotSet(key: handoff_name, value: None)"),
+    ("SlotSet(key: requested_slot, value: handoff_name)",
+     "SlotSet(key: requested_slot, value: handoff_name)"),
+    # Rasa's slot listing (processor.slots.log)
+    ("\thandoff_name: Zebulon Quixtaria\n\tlanguage: en",
+     f"\thandoff_name: {MASK_SENSITIVE}\n\tlanguage: en"),
+    # dict reprs and JSON
+    ("{'handoff_name': 'Zebulon Quixtaria', 'language': 'en'}",
+     f"{{'handoff_name': '{MASK_SENSITIVE}', 'language': 'en'}}"),
+    ("{'handoff_call_time': \"after O'Hara's shift\"}",
+     f"{{'handoff_call_time': \"{MASK_SENSITIVE}\"}}"),
+    ('{"handoff_member_id": "id:QX778812ZZ"}',
+     f'{{"handoff_member_id": "{MASK_SENSITIVE}"}}'),
+    ('slot{"handoff_name": "Zeb \\"Z\\" Q"}',
+     f'slot{{"handoff_name": "{MASK_SENSITIVE}"}}'),
+    ('"{\\"handoff_name\\": \\"Zebulon\\"}"',
+     f'"{{\\"handoff_name\\": \\"{MASK_SENSITIVE}\\"}}"'),
+    # featurized states and slot names as values are left alone
+    ("slots: {'handoff_name': (1.0,)}", "slots: {'handoff_name': (1.0,)}"),
+    ("'requested_slot': 'handoff_phone'", "'requested_slot': 'handoff_phone'"),
+    # URL secrets
+    ("GET /conversations/web-x/tracker?token=s3cr3t-token HTTP/1.1",
+     f"GET /conversations/web-x/tracker?token={MASK_SECRET} HTTP/1.1"),
+    ("/api?a=1&auth_token=abc#frag", f"/api?a=1&auth_token={MASK_SECRET}#frag"),
+    ("the token is valid", "the token is valid"),
+]
+
+
+@pytest.mark.parametrize("text, expected", SLOT_TEXT_CASES)
+def test_mask_text_slot_values_and_tokens(text, expected):
+    assert mask_text(text) == expected
+
+
+def test_mask_value_redacts_personal_slot_keys():
+    masked = mask_value(
+        {
+            "slot_candidates": {"handoff_name": "Zebulon Quixtaria", "q_age": "45"},
+            "handoff_phone": None,
+        }
+    )
+    assert masked["slot_candidates"]["handoff_name"] == MASK_SENSITIVE
+    assert masked["slot_candidates"]["q_age"] == "45"
+    assert masked["handoff_phone"] is None
+
+
+def test_mask_value_redacts_slot_set_event_dict():
+    events = [
+        {"event": "slot", "name": "handoff_call_time", "value": "after lunch"},
+        {"event": "slot", "name": "requested_slot", "value": "handoff_phone"},
+        {"event": "slot", "name": "handoff_name", "value": None},
+    ]
+    masked = mask_value(events)
+    assert masked[0]["value"] == MASK_SENSITIVE
+    assert masked[1]["value"] == "handoff_phone"
+    assert masked[2]["value"] is None
+
+
+def test_mask_event_dict_redacts_personal_slot_key_at_debug():
+    masked = mask_event_dict(None, "debug", {"handoff_name": "Zebulon Quixtaria"})
+    assert masked["handoff_name"] == MASK_SENSITIVE
+
+
+def test_extra_personal_slot_masked(masking):
+    logger, stream, _ = capture(
+        "test.logfilter.extra_slot", fmt="%(message)s [%(handoff_name)s]"
+    )
+    logger.info("validated", extra={"handoff_name": "Zebulon Quixtaria"})
+    assert stream.getvalue().strip() == f"validated [{MASK_SENSITIVE}]"
+
+
+REGISTER_SLOT_CASES = [
+    # slot, value, words registered, words left alone
+    ("handoff_name", "Zebulon Quixtaria", ["Zebulon", "QUIXTARIA"], []),
+    ("handoff_member_id", "id:QX778812ZZ", ["qx778812zz"], ["id"]),
+    ("handoff_member_id", "dob:1975-03-14", ["1975"], ["dob"]),
+    ("handoff_phone", "sender", [], ["sender"]),
+    ("handoff_member_id", "skipped", [], ["skipped"]),
+    ("handoff_call_time", "after lunch", ["lunch"], []),
+    ("handoff_language", "Tagalog", [], ["Tagalog"]),
+    ("handoff_name", None, [], []),
+]
+
+
+@pytest.mark.parametrize("slot, value, masked, kept", REGISTER_SLOT_CASES)
+def test_register_slot_value(slot, value, masked, kept):
+    register_slot_value("conv-slot", slot, value)
+    for word in masked:
+        assert word.casefold() in logfilter.REGISTRY, word
+    for word in kept:
+        assert mask_text(word) == word, word
+
+
+def test_outline_events_keeps_types_and_names():
+    events = [
+        "SlotSet(key: handoff_name, value: Zebulon Quixtaria)",
+        "ActionExecuted(action: utter_greet, policy: None, confidence: None)",
+        "BotUttered('Name: Zebulon Quixtaria', {}, {}, 1.0)",
+    ]
+    assert outline_events(events) == [
+        "SlotSet(handoff_name)",
+        "ActionExecuted(utter_greet)",
+        "BotUttered",
+    ]
+    assert outline_events("not a list") == TEXT_WITHHELD
+    assert outline_events(["free text from a member"]) == TEXT_WITHHELD
+
+
+def test_outline_events_of_rasa_event_objects():
+    from rasa.shared.core.events import ActiveLoop, SlotSet, UserUttered
+
+    events = [
+        SlotSet("handoff_name", "Zebulon Quixtaria"),
+        UserUttered("I am Zebulon Quixtaria", {"name": "inform"}),
+        ActiveLoop("handoff_form"),
+    ]
+    assert outline_events(events) == [
+        "SlotSet(handoff_name)",
+        "UserUttered",
+        "ActiveLoop(handoff_form)",
+    ]
+
+
+def test_event_lists_outlined_when_withheld():
+    event = {"rasa_events": ["SlotSet(key: handoff_phone, value: +16505550143)"]}
+    assert mask_event_dict(None, "info", dict(event)) == {
+        "rasa_events": ["SlotSet(handoff_phone)"]
+    }
+    kept = mask_event_dict(None, "debug", dict(event))
+    assert kept == {
+        "rasa_events": [f"SlotSet(key: handoff_phone, value: {MASK_SENSITIVE})"]
+    }
+
+
+TEXT_LEVEL_CASES = [
+    # text_level given to the filter, record level, text kept?
+    (logging.NOTSET, logging.DEBUG, False),
+    ("NOTSET", logging.DEBUG, False),
+    ("debug", logging.DEBUG, True),
+    (logging.DEBUG, logging.INFO, False),
+    ("WARNING", logging.WARNING, True),
+]
+
+
+@pytest.mark.parametrize("text_level, record_level, kept", TEXT_LEVEL_CASES)
+def test_filter_text_level(text_level, record_level, kept):
+    record = logging.LogRecord(
+        "x", record_level, __file__, 1, "got %s", (MemberText("hello there"),), None
+    )
+    PiiMaskingFilter(text_level=text_level).filter(record)
+    expected = "got hello there" if kept else f"got {TEXT_WITHHELD}"
+    assert record.getMessage() == expected
+
+
+def test_filter_rejects_unknown_text_level():
+    with pytest.raises(ValueError, match="text_level 'LOUD' is invalid"):
+        PiiMaskingFilter(text_level="LOUD")
+
+
+def test_text_withheld_at_debug_with_notset(masking):
+    install_log_masking(text_level=logging.NOTSET)
+    logger, stream, _ = capture("test.logfilter.notset")
+    logger.debug("parsed %s", MemberText("I am Zebulon"))
+    assert stream.getvalue().strip() == f"parsed {TEXT_WITHHELD}"
+    masked = mask_event_dict(None, "debug", {"parse_data_text": "I am Zebulon"})
+    assert masked["parse_data_text"] == TEXT_WITHHELD

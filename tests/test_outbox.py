@@ -474,9 +474,13 @@ async def test_concurrent_senders_send_each_row_once(db_url, twilio_fake, tmp_pa
     engines = [make_engine(db_url) for _ in range(3)]
     try:
         factories = [make_session_factory(engine) for engine in engines]
+        # One number per ticket: a number gets only a few confirmations a day.
         for number in range(24):
             create_ticket(
-                factories[0], handoff_id=f"h{number}", conversation=f"c{number}"
+                factories[0],
+                phone=f"+1650555{number:04d}",
+                handoff_id=f"h{number}",
+                conversation=f"c{number}",
             )
         senders = [
             OutboxSender(factory, settings, request_timeout=5.0)

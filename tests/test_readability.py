@@ -269,9 +269,22 @@ def test_spanish_variations_present():
             variation.get("condition") for variation in RESPONSES[name]
         ]
         assert None in conditions, f"{name} has no English variation"
-        assert [{"type": "slot", "name": "language", "value": "es"}] in conditions, (
+        spanish = {"type": "slot", "name": "language", "value": "es"}
+        assert any(spanish in (condition or []) for condition in conditions), (
             f"{name} has no Spanish variation"
         )
+
+
+def test_crisis_reply_in_spanish_for_every_category():
+    categories = DOMAIN["slots"]["crisis_category"]["values"]
+    spanish = {"type": "slot", "name": "language", "value": "es"}
+    for category in categories:
+        wanted = {"type": "slot", "name": "crisis_category", "value": category}
+        assert any(
+            spanish in (variation.get("condition") or [])
+            and wanted in (variation.get("condition") or [])
+            for variation in RESPONSES["utter_crisis"]
+        ), category
 
 
 def test_form_questions_complete():

@@ -18,7 +18,18 @@ from bot.sms import (
 )
 from bot.sms_format import is_gsm7, segment_count
 
-KINDS = ("ticket_confirmation", "opt_out_confirmation", "help", "crisis")
+KINDS = (
+    "ticket_confirmation",
+    "opt_out_confirmation",
+    "opt_in_confirmation",
+    "help",
+    "crisis",
+    "media_not_supported",
+    "empty_message",
+    "too_long",
+    "rate_limited",
+    "turn_failed",
+)
 
 # Terms that would tell a reader of the phone's lock screen something about
 # the member's health, benefits or circumstances. Matched as whole words,

@@ -2,62 +2,32 @@
 
 Both channels keep the buttons they offered on the server, so that only a
 choice the assistant just offered can trigger an intent directly, and both
-turn any other text that starts with `/` into plain text.
+turn any other text that starts with `/` into plain text. The SMS channel
+lives in `bot.rasa_ext.sms_channel`; it is imported here so that
+`credentials.yml` names both channels in this module.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Optional, Text
-from xml.sax.saxutils import escape
+from typing import Text
 
-from rasa.core.channels.channel import (
-    CollectingOutputChannel,
-    InputChannel,
-    UserMessage,
-)
+from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import conversations
-from bot.choices import choices_from_messages, message_for_rasa
-from bot.sessions import InvalidSession, issue_session_token, sms_conversation_id
+from bot.rasa_ext.sms_channel import TwilioSmsInput
+from bot.rasa_ext.turns import OnNewMessage, run_turn
+from bot.sessions import InvalidSession, issue_session_token
 from bot.sessions import verify_session_token
 from bot.settings import get_settings
-from bot.sms_format import MAX_SMS_CHARS, render_turn
-from bot.sms_keywords import is_opt_out_keyword
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
-
-async def _run_turn(
-    on_new_message: OnNewMessage,
-    conversation_id: str,
-    text: str,
-    channel: str,
-    metadata: Optional[dict] = None,
-) -> list[dict]:
-    """Run one member turn through Rasa and remember the buttons it offered."""
-    offered = await conversations.offered_choices(conversation_id)
-    rasa_text = message_for_rasa(text, offered)
-    collector = CollectingOutputChannel()
-    await on_new_message(
-        UserMessage(
-            rasa_text,
-            collector,
-            conversation_id,
-            input_channel=channel,
-            metadata=metadata,
-        )
-    )
-    await conversations.remember_choices(
-        conversation_id, choices_from_messages(collector.messages)
-    )
-    return collector.messages
+__all__ = ["MemberRestInput", "TwilioSmsInput"]
 
 
 def _public_messages(messages: list[dict]) -> list[dict]:
@@ -128,59 +98,7 @@ class MemberRestInput(InputChannel):
                     {"error": f"message is over {MAX_MESSAGE_CHARS} characters"}, 413
                 )
 
-            messages = await _run_turn(on_new_message, conversation_id, text, "rest")
+            messages = await run_turn(on_new_message, conversation_id, text, "rest")
             return response.json(_public_messages(messages))
-
-        return blueprint
-
-
-def _twiml(bodies: list[str]) -> HTTPResponse:
-    messages = "".join(f"<Message>{escape(body)}</Message>" for body in bodies)
-    return response.text(
-        f'<?xml version="1.0" encoding="UTF-8"?><Response>{messages}</Response>',
-        content_type="text/xml",
-    )
-
-
-class TwilioSmsInput(InputChannel):
-    """SMS channel for Twilio's messaging webhook; replies with TwiML.
-
-    The conversation id is a keyed pseudonym of the sender's number; the number
-    itself is kept only in the conversation store, for the hand-off.
-    """
-
-    @classmethod
-    def name(cls) -> Text:
-        return "twilio"
-
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        blueprint = Blueprint("member_twilio", __name__)
-
-        @blueprint.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
-
-        @blueprint.route("/webhook", methods=["POST"])
-        async def receive(request: Request) -> HTTPResponse:
-            form = request.form or {}
-            sender = (form.get("From") or "").strip()
-            if not sender:
-                return response.text("missing From", status=400)
-            text = (form.get("Body") or "").strip()[:MAX_SMS_CHARS]
-
-            conversation_id = sms_conversation_id(get_settings().app_secret, sender)
-            await conversations.remember_sms_sender(conversation_id, sender)
-            if is_opt_out_keyword(text):
-                # Carrier opt-out keywords are handled by Twilio and never reach
-                # the dialogue, so they cannot be mistaken for "stop the questions".
-                logger.info("SMS opt-out keyword received (conversation=%s)",
-                            conversation_id)
-                return _twiml([])
-            if not text:
-                return _twiml(["Sorry, I can only read text messages. Please type "
-                               "your question."])
-
-            messages = await _run_turn(on_new_message, conversation_id, text, "twilio")
-            return _twiml(render_turn(messages))
 
         return blueprint

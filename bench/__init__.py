@@ -1,0 +1,1 @@
+"""Benchmarks of the running assistant; see bench/README.md."""
