@@ -18,40 +18,12 @@ from bot.outbox import (
     enqueue_sms,
     rewrite_twilio_url,
 )
-from bot.settings import load_settings
+from tests.outbox_support import FROM, FakeClock, make_settings
 from bot.tickets import HandoffRequest, TicketRepository
 
-FROM = "+16505550100"
 PHONE = "+16505550123"
 PHONE_DIGITS = "6505550123"
 TIMEOUT = 0.5
-
-
-class FakeClock:
-    """A clock that tests move forward instead of sleeping."""
-
-    def __init__(self) -> None:
-        # One second ahead, so rows queued during the test are already due.
-        self.now = utcnow() + timedelta(seconds=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def make_settings(tmp_path, fake=None, **overrides):
-    environ = {"VAR_DIR": str(tmp_path), "APP_SECRET": "test-secret"}
-    if fake is not None:
-        environ.update(
-            TWILIO_ACCOUNT_SID=fake.account_sid,
-            TWILIO_AUTH_TOKEN=fake.auth_token,
-            TWILIO_FROM_NUMBER=FROM,
-            TWILIO_API_BASE_URL=fake.url,
-        )
-    environ.update(overrides)
-    return load_settings(environ)
 
 
 @pytest.fixture

@@ -13,38 +13,11 @@ from bot.outbox import (
     outbox_backlog,
     record_delivery_status,
 )
-from bot.settings import load_settings
+from tests.outbox_support import FROM, FakeClock, make_settings
 
-FROM = "+16505550100"
 CALLBACK_URL = "https://sms.example.org/webhooks/twilio/status"
 PHONE = "+16505550123"
 OTHER = "+16505550124"
-
-
-class FakeClock:
-    """A clock that tests move forward instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = utcnow() + timedelta(seconds=1)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def make_settings(tmp_path, fake=None, **overrides):
-    environ = {"VAR_DIR": str(tmp_path), "APP_SECRET": "test-secret"}
-    if fake is not None:
-        environ.update(
-            TWILIO_ACCOUNT_SID=fake.account_sid,
-            TWILIO_AUTH_TOKEN=fake.auth_token,
-            TWILIO_FROM_NUMBER=FROM,
-            TWILIO_API_BASE_URL=fake.url,
-        )
-    environ.update(overrides)
-    return load_settings(environ)
 
 
 @pytest.fixture
