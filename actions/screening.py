@@ -13,6 +13,7 @@ from actions.common import AnsweredSlotsValidation, faq_response, has_response
 from actions.common import language_of, latest_intent
 from actions.common import latest_text, rule_set
 from bot import eligibility
+from bot.handoff import HANDOFF_SLOTS
 from bot.questions import interpret
 from bot.screening_view import reason_responses, result_responses
 from bot.topics import detect_services
@@ -52,6 +53,11 @@ class ActionStartScreening(Action):
         profile = dict(tracker.get_slot("screening_profile") or {})
         if intent == "start_over" or tracker.get_slot("screening_done"):
             profile = {}
+        if intent == "start_over":
+            # Starting over also drops a hand-off left unfinished.
+            events_reset = [SlotSet(slot, None) for slot in HANDOFF_SLOTS]
+        else:
+            events_reset = []
         events: list[EventType] = [
             SlotSet("screening_scope", scope),
             SlotSet("screening_profile", profile),
@@ -59,7 +65,7 @@ class ActionStartScreening(Action):
             SlotSet("answer_misses", 0),
         ]
         events.extend(SlotSet(slot, None) for slot in _question_slots(domain))
-        return events
+        return events + events_reset
 
 
 class ValidateScreeningForm(AnsweredSlotsValidation):

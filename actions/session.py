@@ -1,4 +1,4 @@
-"""Session start: fill the contact slots from the contacts file."""
+"""Session start: contacts, language, and an offer to pick up unfinished work."""
 
 from __future__ import annotations
 
@@ -10,10 +10,32 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import language_of
 from bot.contacts import contact_slots
+from bot.handoff import HANDOFF_SLOTS
+
+
+# Slots a member's next session keeps: the screening answers and an unfinished
+# hand-off, so they can pick up where they stopped. The form itself, the
+# question being asked and the miss count are not kept, so an expired session
+# never leaves a form half-open.
+CARRIED_SLOTS = (
+    "screening_profile",
+    "screening_scope",
+    "screening_consent",
+    "screening_done",
+    "screening_result",
+    "handoff_id",
+    "handoff_use_other_phone",
+    *HANDOFF_SLOTS,
+)
 
 
 class ActionSessionStart(Action):
-    """Start a session with the member's language and the plan's contacts."""
+    """Start a session: language, contacts, and work the member left unfinished.
+
+    A member who comes back after the session expired (see `session_config`
+    in the domain) is offered to continue an unfinished screening or hand-off,
+    or to start over.
+    """
 
     def name(self) -> str:
         return "action_session_start"
@@ -26,6 +48,17 @@ class ActionSessionStart(Action):
         events.extend(
             SlotSet(name, value) for name, value in contact_slots(language).items()
         )
+        carried = {
+            slot: tracker.get_slot(slot)
+            for slot in CARRIED_SLOTS
+            if tracker.get_slot(slot) is not None
+        }
+        events.extend(SlotSet(slot, value) for slot, value in carried.items())
+
+        if any(carried.get(slot) for slot in HANDOFF_SLOTS):
+            dispatcher.utter_message(response="utter_welcome_back_handoff")
+        elif carried.get("screening_profile") and not carried.get("screening_done"):
+            dispatcher.utter_message(response="utter_welcome_back_screening")
         events.append(ActionExecuted("action_listen"))
         return events
 

@@ -1429,3 +1429,40 @@ async def test_sms_note_only_when_twilio_configured(domain, database, monkeypatc
     outcome = await create_ticket(domain, slots)
 
     assert outcome.responses == ["utter_ticket_created", "utter_ticket_sms_note"]
+
+
+# --- sessions over days ----------------------------------------------------------
+
+
+async def test_returning_member_offered_unfinished_screening(domain):
+    slots = {"screening_profile": {"plan": "medi-cal"}, "screening_done": False,
+             "requested_slot": "q_age", "language": "es"}
+    tracker = make_tracker(domain, user_message("hola", "greet"), slots=slots)
+
+    outcome = await run_action(ActionSessionStart(), domain, tracker)
+
+    assert outcome.event_types()[0] == "session_started"
+    assert outcome.slots["screening_profile"] == {"plan": "medi-cal"}
+    assert outcome.slots["language"] == "es"
+    assert "requested_slot" not in outcome.slots
+    assert outcome.responses == ["utter_welcome_back_screening"]
+
+
+async def test_returning_member_offered_unfinished_handoff(domain):
+    slots = {"handoff_name": "Ana Ruiz", "handoff_id": "h-1"}
+    tracker = make_tracker(domain, user_message("hi", "greet"), slots=slots)
+
+    outcome = await run_action(ActionSessionStart(), domain, tracker)
+
+    assert outcome.slots["handoff_name"] == "Ana Ruiz"
+    assert outcome.slots["handoff_id"] == "h-1"
+    assert outcome.responses == ["utter_welcome_back_handoff"]
+
+
+async def test_finished_screening_gets_no_offer(domain):
+    slots = {"screening_profile": {"plan": "medi-cal"}, "screening_done": True}
+    tracker = make_tracker(domain, user_message("hi", "greet"), slots=slots)
+
+    outcome = await run_action(ActionSessionStart(), domain, tracker)
+
+    assert outcome.responses == []
