@@ -38,7 +38,7 @@ def faq_response(tracker: Tracker) -> str | None:
 
 
 def has_response(domain: dict[str, Any], name: str) -> bool:
-    """Whether the domain defines the response `name`."""
+    """Return whether the domain defines the response `name`."""
     return name in (domain.get("responses") or {})
 
 

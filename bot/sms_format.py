@@ -2,10 +2,10 @@
 
 Buttons become numbered choices, markdown and HTML are removed, short
 messages of one turn are joined, and long text is split at sentence
-boundaries. Segment counts follow the GSM 03.38 rules: a message of GSM-7
-characters fits 160 characters in one segment or 153 per part when split;
-any other character switches the whole message to UCS-2, which fits 70
-characters or 67 per part.
+boundaries. Segment counts follow the GSM 03.38 rules. A message of GSM-7
+characters fits 160 characters in one segment, or 153 per part when split.
+Any other character switches the whole message to UCS-2, which fits 70
+characters, or 67 per part.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _TYPOGRAPHY = str.maketrans(
 
 
 def is_gsm7(text: str) -> bool:
-    """Whether every character of `text` is in the GSM-7 alphabet."""
+    """Return whether every character of `text` is in the GSM-7 alphabet."""
     return all(char in GSM7_BASIC or char in GSM7_EXTENDED for char in text)
 
 

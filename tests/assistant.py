@@ -39,6 +39,22 @@ from tests.fakes.twilio_server import FakeTwilio
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 420
 REFERENCE_PATTERN = re.compile(r"\bHP-[A-Z0-9]{6}\b")
+# Replies of a homeless adult with a chronic condition, by the profile field the
+# screening form requests; ECM comes out `likely`. Other fields get "no".
+HOMELESS_ADULT_REPLIES = {
+    "screening_consent": "yes",
+    "plan": "Medi-Cal",
+    "age": "45",
+    "kaiser_assigned": "no",
+    "whole_person_care_2021": "nope",
+    "hospice_or_pace": "no",
+    "unhoused": "yeah",
+    "housing_insecure": "yes",
+    "chronic_condition": "yes",
+    "avoidable_ed_visits_12mo": "like 7 times",
+    "engaged_with_care_manager": "no",
+    "willing_community_supports": "yes",
+}
 SMS_WEBHOOK = "/webhooks/twilio/webhook"
 ASSISTANT_NUMBER = "+16505550000"
 REPLY_TIMEOUT_SECONDS = 120

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from bot.models import OutboxMessage, Ticket
 from bot.sms import render_sms
-from tests.assistant import REFERENCE_PATTERN, start_assistant, stop_assistant
+from tests.assistant import HOMELESS_ADULT_REPLIES, REFERENCE_PATTERN
+from tests.assistant import start_assistant, stop_assistant
 from tests.services import REDIS_TEST_DB, create_postgres_database, redis_clients
 from tests.services import require_redis
 from tests.fakes.twilio_server import FakeTwilio
@@ -28,21 +29,7 @@ AUTH_TOKEN = "end-to-end-auth-token"
 FROM_NUMBER = "+16505550000"
 MEMBER_PHONE = "+16505551234"
 
-# Replies a member might type, by the profile field being asked.
-MEMBER_ANSWERS = {
-    "screening_consent": "yes",
-    "plan": "Medi-Cal",
-    "age": "45",
-    "kaiser_assigned": "no",
-    "whole_person_care_2021": "nope",
-    "hospice_or_pace": "no",
-    "unhoused": "yeah",
-    "housing_insecure": "yes",
-    "chronic_condition": "yes",
-    "avoidable_ed_visits_12mo": "like 7 times",
-    "engaged_with_care_manager": "no",
-    "willing_community_supports": "yes",
-}
+MEMBER_ANSWERS = HOMELESS_ADULT_REPLIES
 HANDOFF_ANSWERS = {
     "handoff_name": "Rosalind Quimby",
     "handoff_phone": "yes",

@@ -27,7 +27,8 @@ from bot.logfilter import TEXT_WITHHELD, mask_event_dict, uninstall_log_masking
 from bot.models import OutboxMessage, Ticket
 from bot.runner import action_server_command, rasa_command
 from bot.settings import load_settings
-from tests.assistant import RunningAssistant, start_assistant, stop_assistant
+from tests.assistant import HOMELESS_ADULT_REPLIES, RunningAssistant
+from tests.assistant import start_assistant, stop_assistant
 from tests.fakes.twilio_server import FakeTwilio
 
 NAME = "Zebulon Quixtaria"
@@ -44,20 +45,7 @@ ACCOUNT_SID = "AC" + "9a1e" * 8
 AUTH_TOKEN = "privacy-test-auth-token"
 FROM_NUMBER = "+16505550000"
 
-SCREENING_ANSWERS = {
-    "screening_consent": "yes",
-    "plan": "Medi-Cal",
-    "age": "45",
-    "kaiser_assigned": "no",
-    "whole_person_care_2021": "nope",
-    "hospice_or_pace": "no",
-    "unhoused": "yeah",
-    "housing_insecure": "yes",
-    "chronic_condition": "yes",
-    "avoidable_ed_visits_12mo": "like 7 times",
-    "engaged_with_care_manager": "no",
-    "willing_community_supports": "yes",
-}
+SCREENING_ANSWERS = HOMELESS_ADULT_REPLIES
 # A list gives the replies to successive requests for the same slot: on SMS the
 # member first declines the number they text from, then types another one.
 SMS_HANDOFF_ANSWERS = {
