@@ -39,6 +39,20 @@ NAMING_CONVENTION = {
 Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 TICKET_STATUS_NEW = "new"
+# The closed-loop referral statuses of the coordinator workspace, in workflow
+# order (see `bot.workspace.workflow`).
+TICKET_STATUSES = (
+    "new",
+    "contact_attempted",
+    "contacted",
+    "referred_to_provider",
+    "authorized",
+    "not_authorized",
+    "services_started",
+    "closed",
+)
+CLOSE_REASONS = ("declined", "unable_to_reach", "not_eligible", "duplicate", "other")
+STAFF_ROLES = ("coordinator", "supervisor", "admin")
 OUTBOX_STATUSES = ("pending", "sending", "unknown", "sent", "failed", "not_sent")
 
 
@@ -88,7 +102,7 @@ class Ticket(Base):
     # Pseudonymous conversation id issued by the channel, never the phone.
     conversation_id = Column(String(255), nullable=False)
     channel = Column(String(16), nullable=False)
-    status = Column(String(16), nullable=False, default=TICKET_STATUS_NEW)
+    status = Column(String(32), nullable=False, default=TICKET_STATUS_NEW)
     name = Column(String(200))
     phone = Column(String(16), nullable=False)
     member_id = Column(String(32))
@@ -106,6 +120,20 @@ class Ticket(Base):
     )
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    # Coordinator workspace (see `bot.workspace`).
+    assignee_id = Column(
+        Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
+    )
+    # When the next step is due, counted in business days; None once closed.
+    due_at = Column(UTCDateTime, nullable=True)
+    # When the current status was entered, and the date it took effect (such
+    # as the day a provider authorized the service).
+    status_changed_at = Column(UTCDateTime, nullable=True)
+    status_date = Column(Date, nullable=True)
+    close_reason = Column(String(32), nullable=True)
+    # Bumped on every workspace change; an update names the version it read,
+    # so two coordinators saving at once cannot silently overwrite each other.
+    version = Column(Integer, nullable=False, default=1, server_default="1")
 
     __table_args__ = (
         Index("ix_tickets_phone", "phone"),
@@ -113,6 +141,15 @@ class Ticket(Base):
         Index("ix_tickets_status", "status"),
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_conversation_id", "conversation_id"),
+        Index("ix_tickets_status_due_at", "status", "due_at"),
+        Index("ix_tickets_due_at", "due_at"),
+        Index("ix_tickets_assignee_id_due_at", "assignee_id", "due_at"),
+        Index("ix_tickets_preferred_language", "preferred_language"),
+        CheckConstraint(
+            "close_reason IS NULL OR close_reason IN "
+            "('declined', 'unable_to_reach', 'not_eligible', 'duplicate', 'other')",
+            name="close_reason",
+        ),
     )
 
 
@@ -272,3 +309,169 @@ class SmsOptOut(Base):
     language = Column(String(8), nullable=False)
     opted_out_at = Column(UTCDateTime, nullable=False, default=utcnow)
     opted_in_at = Column(UTCDateTime)
+
+
+# Coordinator workspace: staff, API tokens, the ticket's history, notes, the
+# audit log and webhook deliveries (see `bot.workspace`).
+
+
+class StaffUser(Base):
+    """A care coordinator, supervisor or administrator who signs in to the workspace."""
+
+    __tablename__ = "staff_users"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    display_name = Column(String(200), nullable=False)
+    role = Column(String(16), nullable=False)
+    # An argon2id hash; never the password.
+    password_hash = Column(String(255), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(UTCDateTime, nullable=True)
+    # Bumped when the password changes or the account is disabled, so cookies
+    # issued before stop working.
+    session_epoch = Column(Integer, nullable=False, default=0)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    last_login_at = Column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("role IN ('coordinator', 'supervisor', 'admin')", name="role"),
+    )
+
+
+class ApiToken(Base):
+    """A bearer token for HPSM's case management systems.
+
+    Only the SHA-256 of the token is stored; the token is shown once, when it
+    is created.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(100), nullable=False)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    # The first characters of the token, so staff can tell tokens apart.
+    prefix = Column(String(12), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    revoked_at = Column(UTCDateTime, nullable=True)
+    last_used_at = Column(UTCDateTime, nullable=True)
+
+
+class TicketStatusChange(Base):
+    """One step of a ticket's closed-loop status history."""
+
+    __tablename__ = "ticket_status_changes"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(
+        Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    from_status = Column(String(32), nullable=True)
+    to_status = Column(String(32), nullable=False)
+    status_date = Column(Date, nullable=False)
+    close_reason = Column(String(32), nullable=True)
+    # Who made the change: a staff user, or an API token, or neither for the
+    # system itself.
+    user_id = Column(
+        Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
+    )
+    api_token_id = Column(
+        Integer, ForeignKey("api_tokens.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_ticket_status_changes_ticket_id", "ticket_id"),
+    )
+
+
+class TicketNote(Base):
+    """A coordinator's note on a ticket."""
+
+    __tablename__ = "ticket_notes"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(
+        Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id = Column(
+        Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
+    )
+    body = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_ticket_notes_ticket_id", "ticket_id"),)
+
+
+class TicketService(Base):
+    """A service of interest on a ticket, one row each, for the queue's filter."""
+
+    __tablename__ = "ticket_services"
+
+    ticket_id = Column(
+        Integer,
+        ForeignKey("tickets.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    service = Column(String(40), primary_key=True)
+
+    __table_args__ = (Index("ix_ticket_services_service", "service"),)
+
+
+class AuditEntry(Base):
+    """One append-only record of a view or change in the workspace or the API.
+
+    Database triggers refuse UPDATE and DELETE on this table. There is no
+    foreign key to the ticket, so the record outlives a purged ticket.
+    """
+
+    __tablename__ = "audit_log"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    user_id = Column(Integer, nullable=True)
+    # The username or `token:<name>` as it was at the time.
+    actor = Column(String(120), nullable=False)
+    action = Column(String(40), nullable=False)
+    ticket_id = Column(Integer, nullable=True)
+    ticket_reference = Column(String(16), nullable=True)
+    # What changed, such as {"status": ["new", "contacted"]}; no member details.
+    detail = Column(JSON, nullable=True)
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_ticket_id", "ticket_id"),
+        Index("ix_audit_log_user_id", "user_id"),
+    )
+
+
+WEBHOOK_STATUSES = ("pending", "delivered", "failed")
+
+
+class WebhookDelivery(Base):
+    """A signed notice of a new ticket to HPSM's configured webhook URL."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(
+        Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
+    )
+    event = Column(String(40), nullable=False)
+    status = Column(String(16), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=True)
+    # HTTP status or exception type only.
+    last_error = Column(String(200), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    delivered_at = Column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')", name="status"
+        ),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_ticket_id", "ticket_id"),
+    )

@@ -137,6 +137,11 @@ def action_server_command(settings: Settings) -> list[str]:
     ]
 
 
+def web_command(settings: Settings) -> list[str]:
+    """Build the command line of the web server (workspace, API, chat widget)."""
+    return [sys.executable, "-m", "bot.web"]
+
+
 def rasa_command(settings: Settings, model: Path, endpoints: Path) -> list[str]:
     """Build the `rasa run` command line."""
     command = [
@@ -213,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.Popen(action_server_command(settings), cwd=PROJECT_ROOT, env=env),
         subprocess.Popen(rasa_command(settings, model, endpoints), cwd=PROJECT_ROOT,
                          env=env),
+        subprocess.Popen(web_command(settings), cwd=PROJECT_ROOT, env=env),
     ]
 
     stop = asyncio.Event()
@@ -225,9 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     try:
         rasa_url = f"http://127.0.0.1:{settings.rasa_port}"
+        web_url = f"http://127.0.0.1:{settings.web_port}"
         wait_for_http(rasa_url + "/", 300, children[1])
+        wait_for_http(web_url + "/health", 60, children[2])
         print(
             "\nThe HPSM member assistant is running.\n"
+            f"  Web chat demo page:     {web_url}/demo\n"
+            f"  Coordinator workspace:  {web_url}/workspace/\n"
             f"  REST:  POST {rasa_url}/webhooks/rest/session, then "
             f"/webhooks/rest/webhook\n"
             f"  SMS:   POST {rasa_url}/webhooks/twilio/webhook\n"

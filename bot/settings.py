@@ -49,6 +49,22 @@ def _positive_int(env, name: str, default: int) -> int:
     return int(value)
 
 
+def _flag(env, name: str, default: bool) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={value!r} is invalid; use true or false")
+
+
+def _default_origins(web_port: int) -> tuple[str, ...]:
+    """The demo page's own origins, for a laptop run without ALLOWED_ORIGINS."""
+    return (f"http://127.0.0.1:{web_port}", f"http://localhost:{web_port}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """The product's configuration; build it with `get_settings()`."""
@@ -79,6 +95,23 @@ class Settings:
     # waits longer, than these limits.
     outbox_backlog_warn_rows: int = 100
     outbox_backlog_warn_seconds: int = 300
+    # The product's own web server: coordinator workspace, its API, the web
+    # chat widget's files and the demo page.
+    web_port: int = 8080
+    web_interface: str = "127.0.0.1"
+    # Minutes without a request before a workspace sign-in ends.
+    workspace_session_minutes: int = 30
+    # Failed sign-ins in a row that lock an account, and for how long.
+    workspace_max_failed_logins: int = 5
+    workspace_lockout_minutes: int = 15
+    # Send the workspace cookie only over HTTPS; on by default when
+    # PUBLIC_BASE_URL is an https address.
+    workspace_cookie_secure: bool = False
+    # Optional signed notice of each new ticket to HPSM's systems.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    # Hours a web chat session id stays valid after it was issued.
+    webchat_session_hours: int = 24
 
     @property
     def twilio_configured(self) -> bool:
@@ -122,7 +155,8 @@ def load_settings(environ: dict | None = None) -> Settings:
         ).rstrip("/"),
         public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         eligibility_rule_set=rule_set,
-        allowed_origins=_split(env.get("ALLOWED_ORIGINS", "")),
+        allowed_origins=_split(env.get("ALLOWED_ORIGINS", ""))
+        or _default_origins(_port(env, "WEB_PORT", 8080)),
         retention_days=int(retention),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         rasa_port=_port(env, "RASA_PORT", 5005),
@@ -136,6 +170,21 @@ def load_settings(environ: dict | None = None) -> Settings:
         outbox_backlog_warn_seconds=_positive_int(
             env, "OUTBOX_BACKLOG_WARN_SECONDS", 300
         ),
+        web_port=_port(env, "WEB_PORT", 8080),
+        web_interface=env.get("WEB_INTERFACE") or "127.0.0.1",
+        workspace_session_minutes=_positive_int(env, "WORKSPACE_SESSION_MINUTES", 30),
+        workspace_max_failed_logins=_positive_int(
+            env, "WORKSPACE_MAX_FAILED_LOGINS", 5
+        ),
+        workspace_lockout_minutes=_positive_int(env, "WORKSPACE_LOCKOUT_MINUTES", 15),
+        workspace_cookie_secure=_flag(
+            env,
+            "WORKSPACE_COOKIE_SECURE",
+            (env.get("PUBLIC_BASE_URL") or "").startswith("https://"),
+        ),
+        webhook_url=env.get("WEBHOOK_URL") or None,
+        webhook_secret=env.get("WEBHOOK_SECRET") or None,
+        webchat_session_hours=_positive_int(env, "WEBCHAT_SESSION_HOURS", 24),
     )
 
 

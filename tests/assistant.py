@@ -82,6 +82,8 @@ class RunningAssistant:
     env: dict
     log_path: Path
     twilio: FakeTwilio | None = None
+    # The web server: coordinator workspace, API, chat widget and demo page.
+    web_url: str = ""
     _engine: Engine | None = field(default=None, repr=False)
 
     @property
@@ -268,6 +270,7 @@ def start_assistant(
             where `RunningAssistant.sms` reads the replies.
     """
     rasa_port = free_port()
+    web_port = free_port()
     env = {
         **os.environ,
         "VAR_DIR": str(var_dir),
@@ -276,6 +279,7 @@ def start_assistant(
         "RASA_AUTH_TOKEN": "end-to-end-test-token",
         "RASA_PORT": str(rasa_port),
         "ACTION_SERVER_PORT": str(free_port()),
+        "WEB_PORT": str(web_port),
         "REDIS_URL": "",
         "PYTHONPATH": str(PROJECT_ROOT),
         **extra_env,
@@ -291,7 +295,12 @@ def start_assistant(
         start_new_session=True,
     )
     assistant = RunningAssistant(
-        process, f"http://127.0.0.1:{rasa_port}", env, log_path, twilio=twilio
+        process,
+        f"http://127.0.0.1:{rasa_port}",
+        env,
+        log_path,
+        twilio=twilio,
+        web_url=f"http://127.0.0.1:{web_port}",
     )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:

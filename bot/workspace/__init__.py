@@ -1,0 +1,1 @@
+"""The care coordinator workspace: queue, tickets, workflow, audit and API."""
