@@ -40,5 +40,10 @@ eval: venv train
 	$(PY) -m bot.safety --report
 	$(PY) -m bench.turn_time --report docs/performance.md
 
+# The browser tests drive Debian's Chromium (/usr/bin/chromium) through Playwright;
+# Playwright's own browser download is not used.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
 clean:
 	rm -rf var/test-results var/nlu-eval models
