@@ -22,11 +22,18 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.models import OutboxMessage
+from bot.business_days import due_at_for, load_calendar
+from bot.models import (
+    TICKET_STATUS_NEW,
+    OutboxMessage,
+    TicketService,
+    TicketStatusChange,
+)
 from bot.models import Ticket as TicketRow
 from bot.models import utcnow
 from bot.outbox import enqueue_sms
 from bot.reference import new_reference, normalize_reference
+from bot.settings import get_settings
 from bot.sms import render_sms, sms_language
 
 logger = logging.getLogger(__name__)
@@ -180,6 +187,38 @@ def validate_handoff(handoff: HandoffRequest) -> date | None:
         ) from None
 
 
+def _start_workflow(session: Session, row: TicketRow, now: datetime) -> None:
+    """Give a new ticket its workspace state in the creating transaction.
+
+    The services go into `ticket_services` for the queue's filter, the first
+    contact is due per `bot.business_days.due_at_for`, the history starts
+    with `new`, and a webhook delivery is queued when `WEBHOOK_URL` is set.
+    """
+    calendar = load_calendar()
+    for service in dict.fromkeys(row.services or []):
+        session.add(TicketService(ticket_id=row.id, service=str(service)[:40]))
+    row.due_at = due_at_for(TICKET_STATUS_NEW, now, calendar)
+    row.status_changed_at = now
+    row.status_date = calendar.local_date(now)
+    session.add(
+        TicketStatusChange(
+            ticket_id=row.id,
+            from_status=None,
+            to_status=TICKET_STATUS_NEW,
+            status_date=row.status_date,
+            created_at=now,
+        )
+    )
+    session.flush()
+
+    if get_settings().webhook_url:
+        # Imported here because the webhook module is only needed when a URL
+        # is configured.
+        from bot.workspace.webhook import enqueue_ticket_created
+
+        enqueue_ticket_created(session, row.id)
+
+
 class TicketRepository:
     """Create and read tickets.
 
@@ -285,6 +324,7 @@ class TicketRepository:
             )
             session.add(row)
             session.flush()
+            _start_workflow(session, row, now)
 
             language = sms_language(handoff.preferred_language)
             if self._confirmations_today(session, handoff.phone, now) >= (

@@ -29,6 +29,12 @@ KINDS = (
     "too_long",
     "rate_limited",
     "turn_failed",
+    "status_contact_attempted",
+    "status_referred_to_provider",
+    "status_authorized",
+    "status_not_authorized",
+    "status_services_started",
+    "status_closed",
 )
 
 # Terms that would tell a reader of the phone's lock screen something about
