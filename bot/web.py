@@ -110,4 +110,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m bot.web`, this file is `__main__`, whose app keys are
+    # not the ones the parts import from `bot.web`; start the imported module.
+    from bot.web import main as imported_main
+
+    sys.exit(imported_main())

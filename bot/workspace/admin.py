@@ -28,7 +28,7 @@ EXIT_INVALID = 2
 
 
 class CommandError(Exception):
-    """A command failed because of its input; the message says why."""
+    """A command failed because of invalid input, explained in the message."""
 
 
 def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
@@ -54,7 +54,11 @@ def _create_user(session, args, stdin, out) -> None:
 
     password = _read_password(args, stdin)
     user = create_user(
-        session, args.username, role=args.role, display_name=args.name, password=password
+        session,
+        args.username,
+        role=args.role,
+        display_name=args.name,
+        password=password,
     )
     session.commit()
     print(f"Created {user.role} {user.username} ({user.display_name}).", file=out)
@@ -123,7 +127,9 @@ def _create_token(session, args, stdin, out) -> None:
 
     token, secret = create_token(session, args.name)
     session.commit()
-    print(f"Created API token {token.id} ({token.prefix}) named {token.name!r}.", file=out)
+    print(
+        f"Created API token {token.id} ({token.prefix}) named {token.name!r}.", file=out
+    )
     print("Copy it now; it is not shown again:", file=out)
     print(secret, file=out)
 
@@ -157,7 +163,10 @@ def _list_tokens(session, args, stdin, out) -> None:
 def _print_table(rows: list[tuple[str, ...]], out: TextIO) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(),
+            file=out,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,11 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     create = add("create-user", _create_user, "Create a staff account.")
     create.add_argument("username", help="sign-in name, such as ana.ruiz")
-    create.add_argument("--role", required=True, choices=STAFF_ROLES, help="the account's role")
-    create.add_argument("--name", required=True, help="display name shown to colleagues")
+    create.add_argument(
+        "--role", required=True, choices=STAFF_ROLES, help="the account's role"
+    )
+    create.add_argument(
+        "--name", required=True, help="display name shown to colleagues"
+    )
     add_password_option(create)
 
-    password = add("set-password", _set_password, "Set a new password; ends the account's sign-ins.")
+    password = add(
+        "set-password",
+        _set_password,
+        "Set a new password; ends the account's sign-ins.",
+    )
     password.add_argument("username")
     add_password_option(password)
 
@@ -201,9 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("list-users", _list_users, "List the staff accounts.")
 
     token = add("create-token", _create_token, "Create an API token and print it once.")
-    token.add_argument("name", help="what the token is for, such as the system that uses it")
+    token.add_argument(
+        "name", help="what the token is for, such as the system that uses it"
+    )
     revoke = add("revoke-token", _revoke_token, "Revoke an API token.")
-    revoke.add_argument("token", metavar="ID_OR_PREFIX", help="the token's id or prefix")
+    revoke.add_argument(
+        "token", metavar="ID_OR_PREFIX", help="the token's id or prefix"
+    )
     add("list-tokens", _list_tokens, "List the API tokens.")
     return parser
 

@@ -37,8 +37,8 @@ MAX_DISPLAY_NAME_CHARS = 200
 SESSION_ABSOLUTE_HOURS = 12
 CSRF_TOKEN_BYTES = 32
 
-# What each role may do in the workspace. Supervisors and admins may also
-# move a closed ticket back into the workflow.
+# Permissions of each role. Supervisors and admins may also move a closed
+# ticket back into the workflow (`reopen`).
 PERMISSIONS = {
     "coordinator": frozenset({"work_tickets"}),
     "supervisor": frozenset({"work_tickets", "read_audit", "export_csv", "reopen"}),
@@ -152,7 +152,9 @@ def create_user(
     """
     normalized = validate_username(username)
     if role not in STAFF_ROLES:
-        raise AccountError(f"invalid role {role!r}: use one of {', '.join(STAFF_ROLES)}")
+        raise AccountError(
+            f"invalid role {role!r}: use one of {', '.join(STAFF_ROLES)}"
+        )
     display_name = display_name.strip()
     if not display_name or len(display_name) > MAX_DISPLAY_NAME_CHARS:
         raise AccountError(
@@ -208,7 +210,9 @@ def unlock_user(session: Session, username: str) -> StaffUser:
 
 def list_users(session: Session) -> list[StaffUser]:
     """Return every staff account, ordered by username."""
-    return list(session.execute(select(StaffUser).order_by(StaffUser.username)).scalars())
+    return list(
+        session.execute(select(StaffUser).order_by(StaffUser.username)).scalars()
+    )
 
 
 def list_active_staff(session: Session) -> list[StaffUser]:
@@ -232,8 +236,8 @@ class LoginResult:
     """The outcome of a sign-in attempt.
 
     `outcome` is `ok`, `wrong_password`, `unknown_user`, `locked` or
-    `inactive`. Only the log and the audit log may tell these apart; the
-    person signing in sees one message for every failure.
+    `inactive`. Only the log and the audit log tell these apart, because the
+    sign-in page shows one message for every failure.
     """
 
     outcome: str
@@ -290,6 +294,8 @@ def authenticate(
         logger.info("Sign-in failed for staff user %s: account locked", user.id)
         return LoginResult("locked", user)
     if not password_ok:
+        # NOTE: the row lock above exists on PostgreSQL only. On SQLite two
+        # simultaneous wrong passwords can count as one failure.
         user.failed_logins = (user.failed_logins or 0) + 1
         if user.failed_logins >= max_failed_logins:
             user.locked_until = now + timedelta(minutes=lockout_minutes)

@@ -1,10 +1,9 @@
 """Encrypted, authenticated cookies for the coordinator workspace.
 
 A cookie value is AES-GCM ciphertext of a small JSON object. The key is
-derived from `APP_SECRET` with HKDF-SHA256 and a purpose label, so a value
-sealed for one purpose (the sign-in session) cannot be replayed as another
-(the sign-in form's CSRF token), and no other part of the product shares the
-key.
+derived from `APP_SECRET` with HKDF-SHA256 and a purpose label. A value
+sealed for the sign-in session therefore cannot be replayed as the sign-in
+form's CSRF cookie, and no other part of the product shares the key.
 """
 
 from __future__ import annotations
