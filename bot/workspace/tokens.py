@@ -132,7 +132,7 @@ def verify_token(
     """Find the active token that a client presented.
 
     The lookup is by the token's SHA-256 digest, so the comparison in the
-    database never runs on the secret itself and its timing says nothing
+    database never runs on the secret itself and its timing reveals nothing
     about how much of a guess was right. `last_used_at` is updated when it is
     empty or older than a minute; the caller commits.
 

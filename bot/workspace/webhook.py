@@ -3,8 +3,8 @@
 `enqueue_ticket_created` adds a `webhook_deliveries` row in the transaction
 that creates the ticket, so a notice exists if and only if the ticket does.
 `WebhookSender` posts due rows afterwards and retries with exponential
-backoff. A row is `pending` until it is `delivered` (a 2xx answer) or
-`failed` (another 4xx answer, a redirect, or retries used up).
+backoff. A row is `pending` until it is `delivered` (a 2xx response) or
+`failed` (another 4xx response, a redirect, or retries used up).
 
 The body names the ticket but carries no personal details: no name, phone
 number, member id, date of birth or screening answers. The receiver reads
@@ -269,11 +269,11 @@ class _DeliveryStore:
 class WebhookSender:
     """Post due webhook deliveries to `WEBHOOK_URL`, signed and with retries.
 
-    Network errors, timeouts, 429 and 5xx answers are retried after
-    `backoff_base` seconds, doubling each time up to `backoff_max`, until
-    `max_attempts` attempts were made; then the row is `failed`. Any other
-    answer outside 2xx fails the row at once, because sending the same body
-    again would get the same answer. Redirects are not followed.
+    Network errors, timeouts, 429 and 5xx responses are retried after
+    `backoff_base` seconds, doubling each time up to `backoff_max`. After
+    `max_attempts` attempts the row is `failed`. Any other
+    response outside 2xx fails the row at once, because sending the same body
+    again would get the same response. Redirects are not followed.
 
     Args:
         session_factory: A session factory from `bot.db.make_session_factory`.
@@ -316,9 +316,8 @@ class WebhookSender:
         self._store = _DeliveryStore(session_factory)
         self._url = settings.webhook_url
         self._secret = settings.webhook_secret
-        # NOTE: the web server's bind address is only reachable from other
-        # hosts when it is a public interface; a proxy's public address
-        # must be passed as `api_base_url`.
+        # NOTE: other hosts reach the bind address only when it is a public
+        # interface. Behind a proxy, pass its public address as `api_base_url`.
         self._api_base_url = api_base_url or (
             f"http://{settings.web_interface}:{settings.web_port}"
         )
@@ -418,8 +417,8 @@ class WebhookSender:
                 claim, status=FAILED, next_attempt_at=None, last_error=f"HTTP {status}"
             )
             logger.warning(
-                "Webhook delivery %d (ticket %s) failed: the receiver answered "
-                "HTTP %d, which is not retried",
+                "Webhook delivery %d (ticket %s) failed: the receiver responded "
+                "with HTTP %d, which is not retried",
                 claim.id,
                 claim.reference,
                 status,
@@ -465,7 +464,9 @@ class WebhookSender:
                 claim.id,
             )
 
-    async def run_forever(self, poll_seconds: float = 5.0, batch_size: int = 20) -> None:
+    async def run_forever(
+        self, poll_seconds: float = 5.0, batch_size: int = 20
+    ) -> None:
         """Send due deliveries until `stop()` is called.
 
         Args:
