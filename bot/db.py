@@ -18,6 +18,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Select
 
 from bot.settings import PROJECT_ROOT, get_settings
 
@@ -135,6 +136,18 @@ def run_migrations(url: str | None = None) -> None:
     finally:
         engine.dispose()
     logger.info("Database migrated to head (%s)", make_url(url).get_backend_name())
+
+
+def skip_locked(statement: Select, session: Session, **options: Any) -> Select:
+    """Make a claim query skip rows that another replica has locked.
+
+    On PostgreSQL this adds `FOR UPDATE SKIP LOCKED` (with `options` such as
+    `of=`). SQLite has no row locks; there the caller's guarded UPDATE keeps
+    one claim per row.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=True, **options)
+    return statement
 
 
 async def run_in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

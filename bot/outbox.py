@@ -41,7 +41,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.db import run_in_thread
+from bot.db import run_in_thread, skip_locked
 from bot.models import OutboxMessage, Ticket, utcnow
 from bot.opt_outs import OPT_OUT_EXEMPT_KINDS, OPTED_OUT_ERROR, opted_out_phones
 from bot.settings import DEFAULT_TWILIO_API_BASE_URL, Settings
@@ -277,8 +277,7 @@ class _OutboxStore:
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
-            if session.get_bind().dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
+            candidates = skip_locked(candidates, session)
 
             claimed: dict[int, tuple[str, int]] = {}
             for row_id, status, attempts in session.execute(candidates).all():
@@ -354,10 +353,7 @@ class _OutboxStore:
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
-            if session.get_bind().dialect.name == "postgresql":
-                candidates = candidates.with_for_update(
-                    skip_locked=True, of=OutboxMessage
-                )
+            candidates = skip_locked(candidates, session, of=OutboxMessage)
 
             skipped = []
             for row_id, reference in session.execute(candidates).all():

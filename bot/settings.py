@@ -99,6 +99,9 @@ class Settings:
     # chat widget's files and the demo page.
     web_port: int = 8080
     web_interface: str = "127.0.0.1"
+    # The web server's address as other hosts reach it (behind a proxy, the
+    # proxy's), for absolute links such as the webhook's link to the API.
+    web_public_url: str | None = None
     # Minutes without a request before a workspace sign-in ends.
     workspace_session_minutes: int = 30
     # Failed sign-ins in a row that lock an account, and for how long.
@@ -172,6 +175,7 @@ def load_settings(environ: dict | None = None) -> Settings:
         ),
         web_port=_port(env, "WEB_PORT", 8080),
         web_interface=env.get("WEB_INTERFACE") or "127.0.0.1",
+        web_public_url=(env.get("WEB_PUBLIC_URL") or "").rstrip("/") or None,
         workspace_session_minutes=_positive_int(env, "WORKSPACE_SESSION_MINUTES", 30),
         workspace_max_failed_logins=_positive_int(
             env, "WORKSPACE_MAX_FAILED_LOGINS", 5

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from bot.eligibility import SERVICES
@@ -234,14 +234,20 @@ def search_phones(search: str) -> list[str]:
 
 
 def _search_condition(search: str) -> Any:
-    """Match a reference code, a phone number or a member id, exactly."""
-    matches = [Ticket.member_id == search]
+    """Match a reference code, a phone number or a member id, exactly.
+
+    Each meaning is its own indexed lookup, joined by UNION. An OR of the
+    three lets a planner misjudge one of them: with mostly empty member ids,
+    SQLite estimated `member_id = ?` as matching every row and scanned the
+    whole table.
+    """
+    lookups = [select(Ticket.id).where(Ticket.member_id == search)]
     reference = normalize_reference(search)
     if reference is not None:
-        matches.append(Ticket.reference == reference)
+        lookups.append(select(Ticket.id).where(Ticket.reference == reference))
     for phone in search_phones(search):
-        matches.append(Ticket.phone == phone)
-    return or_(*matches)
+        lookups.append(select(Ticket.id).where(Ticket.phone == phone))
+    return Ticket.id.in_(union(*lookups).scalar_subquery())
 
 
 def _filter_conditions(filters: QueueFilters) -> list[Any]:

@@ -35,7 +35,7 @@ import aiohttp
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.db import run_in_thread
+from bot.db import run_in_thread, skip_locked
 from bot.models import Ticket, WebhookDelivery, utcnow
 from bot.settings import Settings
 
@@ -177,8 +177,7 @@ class _DeliveryStore:
             )
             # Same claim as `bot.outbox`: PostgreSQL skips rows that another
             # replica has locked, and the guarded UPDATE below covers SQLite.
-            if session.get_bind().dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
+            candidates = skip_locked(candidates, session)
 
             claimed: dict[int, int] = {}
             for row_id, attempts in session.execute(candidates).all():
@@ -316,10 +315,12 @@ class WebhookSender:
         self._store = _DeliveryStore(session_factory)
         self._url = settings.webhook_url
         self._secret = settings.webhook_secret
-        # NOTE: other hosts reach the bind address only when it is a public
-        # interface. Behind a proxy, pass its public address as `api_base_url`.
-        self._api_base_url = api_base_url or (
-            f"http://{settings.web_interface}:{settings.web_port}"
+        # Without WEB_PUBLIC_URL the link names the bind address, which other
+        # hosts reach only when it is a public interface.
+        self._api_base_url = (
+            api_base_url
+            or settings.web_public_url
+            or f"http://{settings.web_interface}:{settings.web_port}"
         )
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._backoff_base = backoff_base
