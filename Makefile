@@ -18,13 +18,21 @@ $(VENV)/.installed: requirements.lock
 	$(PY) -m pip install --quiet -r requirements.lock
 	touch $@
 
+# The socket.io client that the product serves to the web chat widget, and
+# axe-core for the accessibility test, both pinned in package-lock.json.
+NODE_DEPS := node_modules/.package-lock.json
+
+$(NODE_DEPS): package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 train: venv
 	$(PY) -m bot.runner --train-only
 
-run: venv
+run: venv $(NODE_DEPS)
 	$(PY) -m bot.runner
 
-test: venv train
+test: venv $(NODE_DEPS) train
 	$(PY) -m bot.rasa_ext.cli data validate --fail-on-warnings --quiet
 	$(PY) -m bot.rasa_ext.cli test core --stories tests/conversations --model models/hpsm.tar.gz \
 		--fail-on-prediction-errors --out var/test-results --quiet
@@ -39,6 +47,7 @@ eval: venv train
 	$(PY) -m bot.readability --report
 	$(PY) -m bot.safety --report
 	$(PY) -m bench.turn_time --report docs/performance.md
+	$(PY) -m bench.queue_bench --report docs/workspace-performance.md
 
 # The browser tests drive Debian's Chromium (/usr/bin/chromium) through Playwright;
 # Playwright's own browser download is not used.

@@ -67,6 +67,19 @@ def new_message_sid() -> str:
     return "SM" + uuid.uuid4().hex
 
 
+# Answers to the hand-off form over SMS: "yes" takes the number the member
+# texts from.
+SMS_HANDOFF_REPLIES = {
+    "handoff_name": "Rosalind Quimby",
+    "handoff_phone": "yes",
+    "handoff_member_id": "skip",
+    "handoff_language": "English",
+    "handoff_call_time": "mornings",
+    "handoff_consent": "yes",
+    "handoff_confirm": "yes",
+}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.models import OutboxMessage, Ticket
 from bot.sms import render_sms
-from tests.assistant import HOMELESS_ADULT_REPLIES, REFERENCE_PATTERN
+from tests.assistant import HOMELESS_ADULT_REPLIES, REFERENCE_PATTERN, SMS_HANDOFF_REPLIES
 from tests.assistant import start_assistant, stop_assistant
 from tests.services import REDIS_TEST_DB, create_postgres_database, redis_clients
 from tests.services import require_redis
@@ -30,15 +30,7 @@ FROM_NUMBER = "+16505550000"
 MEMBER_PHONE = "+16505551234"
 
 MEMBER_ANSWERS = HOMELESS_ADULT_REPLIES
-HANDOFF_ANSWERS = {
-    "handoff_name": "Rosalind Quimby",
-    "handoff_phone": "yes",
-    "handoff_member_id": "skip",
-    "handoff_language": "English",
-    "handoff_call_time": "mornings",
-    "handoff_consent": "yes",
-    "handoff_confirm": "yes",
-}
+HANDOFF_ANSWERS = SMS_HANDOFF_REPLIES
 
 
 @pytest.fixture(scope="module")

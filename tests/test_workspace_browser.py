@@ -8,7 +8,6 @@ sign-in, the queue search, the ticket page and a status change.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -16,37 +15,24 @@ import time
 
 import pytest
 
-from tests.assistant import HOMELESS_ADULT_REPLIES, PROJECT_ROOT, REFERENCE_PATTERN
-from tests.assistant import start_assistant, stop_assistant
+from tests.assistant import (
+    HOMELESS_ADULT_REPLIES,
+    PROJECT_ROOT,
+    REFERENCE_PATTERN,
+    SMS_HANDOFF_REPLIES,
+    start_assistant,
+    stop_assistant,
+)
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.fakes.twilio_server import FakeTwilio
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ACCOUNT_SID = "AC" + "b70e" * 8
 AUTH_TOKEN = "workspace-browser-auth-token"
 FROM_NUMBER = "+16505550000"
 MEMBER_PHONE = "+16505557788"
 COORDINATOR_PASSWORD = "coordinator password 2026"
-HANDOFF_ANSWERS = {
-    "handoff_name": "Dolores Abernathy",
-    "handoff_phone": "yes",
-    "handoff_member_id": "skip",
-    "handoff_language": "English",
-    "handoff_call_time": "afternoons",
-    "handoff_consent": "yes",
-    "handoff_confirm": "yes",
-}
 # Words that would reveal a member's health or social needs in an SMS.
 HEALTH_WORDS = (
     "ecm",
@@ -69,8 +55,7 @@ def twilio():
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, twilio):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
+    require_chromium()
     env = {
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
@@ -144,7 +129,7 @@ def test_coordinator_works_ticket_in_browser(assistant, twilio):
     assistant.sms(MEMBER_PHONE, "do i qualify for a care manager?")
     answer_form(assistant, HOMELESS_ADULT_REPLIES, "screening_form")
     assistant.sms(MEMBER_PHONE, "can someone call me")
-    final = answer_form(assistant, HANDOFF_ANSWERS, "handoff_form")
+    final = answer_form(assistant, SMS_HANDOFF_REPLIES, "handoff_form")
     references = set(REFERENCE_PATTERN.findall(" ".join(final)))
     assert len(references) == 1, final
     reference = references.pop()
@@ -175,7 +160,7 @@ def test_coordinator_works_ticket_in_browser(assistant, twilio):
             expect(
                 page.get_by_role("heading", name=f"Ticket {reference}")
             ).to_be_visible()
-            expect(page.get_by_text("Dolores Abernathy").first).to_be_visible()
+            expect(page.get_by_text(SMS_HANDOFF_REPLIES["handoff_name"]).first).to_be_visible()
             page.get_by_label("New status").select_option("contact_attempted")
             page.get_by_role("button", name="Change status").click()
 

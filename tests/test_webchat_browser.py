@@ -1,0 +1,340 @@
+"""The web chat widget in Debian's Chromium, against the real running assistant.
+
+Playwright drives `/usr/bin/chromium` on the demo page that the product's web
+server serves; the widget talks to the Rasa server over a real socket. Set
+`WEBCHAT_SCREENSHOTS=1` to refresh `docs/webchat-desktop.png` and
+`docs/webchat-phone.png`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from bot.models import Ticket
+from tests.assistant import HOMELESS_ADULT_REPLIES, PROJECT_ROOT, REFERENCE_PATTERN
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.webchat_support import start_webchat_assistant, stop_webchat_assistant
+
+pytestmark = pytest.mark.slow
+
+AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+DOCS = PROJECT_ROOT / "docs"
+TURN_TIMEOUT_MS = 120_000
+INJECTION = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+HANDOFF_REPLIES = {
+    "handoff_name": "Rosalind Quimby",
+    "handoff_phone": "650-555-0199",
+    "handoff_member_id": "skip",
+    "handoff_language": "English",
+    "handoff_call_time": "mornings",
+    "handoff_consent": "yes",
+    "handoff_confirm": "yes",
+}
+
+LAUNCHER = ".hpsm-chat-launcher"
+DIALOG = ".hpsm-chat-dialog"
+INPUT = ".hpsm-chat-input"
+LOG = ".hpsm-chat-log"
+BOT_TEXT = ".hpsm-chat-bot .hpsm-chat-text"
+USER_TEXT = ".hpsm-chat-user .hpsm-chat-text"
+QUICK_REPLY = ".hpsm-chat-quick-reply"
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    running = start_webchat_assistant(tmp_path_factory.mktemp("webchat-browser"))
+    yield running
+    code = stop_webchat_assistant(running)
+    assert code == 0, running.log_text()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def open_chat(page: Page, url: str) -> None:
+    page.goto(url)
+    page.click(LAUNCHER)
+    expect(page.locator(DIALOG)).to_be_visible()
+    # The history (or the introduction) is shown once the session is confirmed.
+    expect(page.locator(BOT_TEXT).first).to_be_visible(timeout=30_000)
+
+
+def wait_for_turn(page: Page, bot_count_before: int) -> None:
+    """Wait until a new assistant message is shown and the typing indicator is hidden."""
+    page.wait_for_function(
+        """([selector, count]) => {
+            const log = document.querySelector(".hpsm-chat-log");
+            return document.querySelectorAll(selector).length > count
+                && log.getAttribute("aria-busy") === "false";
+        }""",
+        arg=[BOT_TEXT, bot_count_before],
+        timeout=TURN_TIMEOUT_MS,
+    )
+
+
+def say(page: Page, text: str) -> list[str]:
+    """Type a message and press Enter, then return the assistant's new messages."""
+    before = page.locator(BOT_TEXT).count()
+    page.fill(INPUT, text)
+    page.press(INPUT, "Enter")
+    wait_for_turn(page, before)
+    return page.locator(BOT_TEXT).all_inner_texts()[before:]
+
+
+def choose(page: Page, title: str) -> list[str]:
+    """Click the quick reply called `title`, then return the assistant's new messages."""
+    before = page.locator(BOT_TEXT).count()
+    page.locator(
+        QUICK_REPLY, has_text=re.compile(f"^{re.escape(title)}$", re.I)
+    ).click()
+    wait_for_turn(page, before)
+    return page.locator(BOT_TEXT).all_inner_texts()[before:]
+
+
+def session_token(page: Page) -> str:
+    return page.evaluate("localStorage.getItem('hpsm-webchat-session')")
+
+
+def conversation_state(assistant, page: Page) -> tuple[str | None, str | None]:
+    tracker = assistant.tracker(session_token(page).split(".")[0])
+    loop = (tracker.get("active_loop") or {}).get("name")
+    return loop, tracker["slots"].get("requested_slot")
+
+
+def answer_form(
+    assistant, page: Page, replies: dict, form: str
+) -> tuple[list[str], int]:
+    """Answer each requested slot, by quick reply when one matches.
+
+    Returns:
+        The assistant's last messages and how many answers were quick replies.
+    """
+    messages: list[str] = []
+    clicked = 0
+    requested = []
+    for _ in range(40):
+        loop, slot = conversation_state(assistant, page)
+        if loop != form:
+            return messages, clicked
+        field = slot[2:] if slot.startswith("q_") else slot
+        requested.append(field)
+        reply = replies.get(field, "no")
+        titles = [
+            t.strip().casefold() for t in page.locator(QUICK_REPLY).all_inner_texts()
+        ]
+        if reply.casefold() in titles:
+            messages = choose(page, reply)
+            clicked += 1
+        else:
+            messages = say(page, reply)
+    raise AssertionError(f"{form} did not finish after requesting {requested}")
+
+
+def test_widget_answers_ecm_question(assistant, page):
+    open_chat(page, assistant.web_url + "/demo")
+    expect(page.locator(INPUT)).to_be_focused()
+    answer = say(page, "what is ECM?")
+    assert answer
+    assert "care" in " ".join(answer).lower()
+    expect(page.locator(USER_TEXT).last).to_have_text("what is ECM?")
+
+
+def test_screening_survives_reload_and_navigation(assistant, page):
+    open_chat(page, assistant.web_url + "/demo")
+    say(page, "do i qualify for a care manager?")
+    result, clicked = answer_form(
+        assistant, page, HOMELESS_ADULT_REPLIES, "screening_form"
+    )
+    assert result
+    assert clicked > 0, "no answer was given by quick reply"
+    tracker = assistant.tracker(session_token(page).split(".")[0])
+    assert tracker["slots"]["screening_result"]["ecm"]["status"] == "likely"
+
+    shown = page.locator(".hpsm-chat-message .hpsm-chat-text").all_inner_texts()
+    assert page.evaluate("Object.keys(localStorage)") == ["hpsm-webchat-session"]
+
+    page.reload()
+    open_chat(page, assistant.web_url + "/demo")
+    expect(page.locator(".hpsm-chat-message .hpsm-chat-text")).to_have_text(shown)
+
+    page.click("text=Benefits and services")
+    page.wait_for_url("**/demo/other")
+    page.click(LAUNCHER)
+    expect(page.locator(".hpsm-chat-message .hpsm-chat-text")).to_have_text(shown)
+
+
+def test_handoff_shows_reference_code(assistant, page):
+    open_chat(page, assistant.web_url + "/demo")
+    say(page, "can someone call me")
+    final, _ = answer_form(assistant, page, HANDOFF_REPLIES, "handoff_form")
+    references = REFERENCE_PATTERN.findall(" ".join(final))
+    assert len(set(references)) == 1, final
+
+    engine = create_engine(assistant.env["DATABASE_URL"], future=True)
+    with Session(engine) as session:
+        ticket = session.execute(
+            select(Ticket).where(Ticket.reference == references[0])
+        ).scalar_one()
+        assert ticket.name == "Rosalind Quimby"
+        assert ticket.conversation_id == session_token(page).split(".")[0]
+    engine.dispose()
+
+
+def test_keyboard_only_conversation(assistant, page):
+    page.goto(assistant.web_url + "/demo")
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate(
+            "document.activeElement.classList.contains('hpsm-chat-launcher')"
+        ):
+            break
+    launcher = page.locator(LAUNCHER)
+    expect(launcher).to_be_focused()
+    outline = launcher.evaluate("el => getComputedStyle(el).outlineStyle")
+    assert outline != "none", "the focused launcher shows no outline"
+
+    page.keyboard.press("Enter")
+    expect(page.locator(DIALOG)).to_be_visible()
+    expect(page.locator(INPUT)).to_be_focused()
+    expect(page.locator(BOT_TEXT).first).to_be_visible(timeout=30_000)
+
+    before = page.locator(BOT_TEXT).count()
+    page.keyboard.type("hello")
+    page.keyboard.press("Enter")
+    wait_for_turn(page, before)
+    expect(page.locator(QUICK_REPLY).first).to_be_visible()
+
+    # The quick replies come just before the text box in the tab order.
+    page.keyboard.press("Shift+Tab")
+    focused_title = page.evaluate(
+        "document.activeElement.classList.contains('hpsm-chat-quick-reply')"
+        " ? document.activeElement.textContent : null"
+    )
+    assert focused_title, "Shift+Tab from the text box did not reach a quick reply"
+    before = page.locator(BOT_TEXT).count()
+    page.keyboard.press("Enter")
+    wait_for_turn(page, before)
+    expect(page.locator(USER_TEXT).last).to_have_text(focused_title)
+    expect(page.locator(INPUT)).to_be_focused()
+
+    page.keyboard.press("Escape")
+    expect(page.locator(DIALOG)).to_be_hidden()
+    expect(launcher).to_be_focused()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+
+
+def test_axe_finds_no_serious_violation(assistant, browser):
+    # Playwright injects axe as an inline script, which the demo's CSP forbids.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, bypass_csp=True
+    )
+    page = context.new_page()
+    try:
+        open_chat(page, assistant.web_url + "/demo")
+        say(page, "hello")
+        expect(page.locator(QUICK_REPLY).first).to_be_visible()
+        page.add_script_tag(path=str(AXE_SCRIPT))
+        results = page.evaluate(
+            """async () => {
+                const result = await axe.run(document, {
+                    runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}
+                });
+                return result.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length}));
+            }"""
+        )
+    finally:
+        context.close()
+    serious = [v for v in results if v["impact"] in ("serious", "critical")]
+    assert serious == [], serious
+
+
+def test_html_in_message_stays_text(assistant, page):
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    open_chat(page, assistant.web_url + "/demo")
+    say(page, INJECTION)
+    expect(page.locator(USER_TEXT).last).to_have_text(INJECTION)
+    assert page.locator(".hpsm-chat img, .hpsm-chat script").count() == 0
+    page.reload()
+    open_chat(page, assistant.web_url + "/demo")
+    expect(page.locator(USER_TEXT).last).to_have_text(INJECTION)
+    assert page.locator(".hpsm-chat img, .hpsm-chat script").count() == 0
+    assert dialogs == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_server_shows_phone_in_spanish(assistant, page):
+    # The demo page, in Spanish, pointing at a port where nothing listens.
+    def spanish_demo(route):
+        html = route.fetch().text()
+        html = re.sub(
+            r'data-server="[^"]+"',
+            f'data-server="http://127.0.0.1:{_closed_port()}"',
+            html,
+        )
+        html = html.replace('data-lang="en"', 'data-lang="es"')
+        route.fulfill(body=html, content_type="text/html")
+
+    page.route("**/demo", spanish_demo)
+    page.goto(assistant.web_url + "/demo")
+    launcher = page.locator(LAUNCHER)
+    expect(launcher).to_have_text("Chatee con nosotros")
+    launcher.click()
+    unreachable = page.locator(".hpsm-chat-unreachable")
+    expect(unreachable).to_contain_text("1-800-750-4776", timeout=30_000)
+    expect(unreachable.locator("a[href='tel:18007504776']")).to_be_visible()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("WEBCHAT_SCREENSHOTS"), reason="set WEBCHAT_SCREENSHOTS=1"
+)
+@pytest.mark.parametrize(
+    ("name", "viewport"),
+    [
+        ("desktop", {"width": 1280, "height": 800}),
+        ("phone", {"width": 375, "height": 740}),
+    ],
+)
+def test_save_screenshots(assistant, browser, name, viewport):
+    # Reduced motion makes the log jump to its end instead of scrolling smoothly.
+    context = browser.new_context(viewport=viewport, reduced_motion="reduce")
+    page = context.new_page()
+    try:
+        open_chat(page, assistant.web_url + "/demo")
+        say(page, "what is ECM?")
+        say(page, "hello")
+        expect(page.locator(QUICK_REPLY).first).to_be_visible()
+        path = DOCS / f"webchat-{name}.png"
+        page.screenshot(path=str(path))
+    finally:
+        context.close()
+    assert Path(path).stat().st_size > 0
