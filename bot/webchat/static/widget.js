@@ -384,6 +384,8 @@
       quickReplies.appendChild(choice);
     });
     quickReplies.hidden = quickReplies.childNodes.length === 0;
+    // Showing or hiding the replies resizes the message list below its end.
+    scrollToEnd();
     if (hadFocus && !dialog.hidden) {
       input.focus();
     }
