@@ -25,6 +25,8 @@ from bot.sms_keywords import bare_keyword
 from bot.tickets import InvalidHandoffError
 
 logger = logging.getLogger(__name__)
+# The ticket's channel for each Rasa input channel name; others are "rest".
+TICKET_CHANNELS = {"twilio": "sms", "socketio": "webchat"}
 
 SENDER_PHONE = "sender"
 CANCEL_WORDS = frozenset({"cancel", "cancelar", "cancel it", "cancela"})
@@ -276,7 +278,7 @@ class ActionCreateTicket(Action):
         request = build_request(
             tracker.slots,
             conversation_id=tracker.sender_id,
-            channel={"twilio": "sms"}.get(tracker.get_latest_input_channel(), "rest"),
+            channel=TICKET_CHANNELS.get(tracker.get_latest_input_channel(), "rest"),
             phone=phone,
         )
         try:

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -159,6 +160,34 @@ def rasa_command(settings: Settings, model: Path, endpoints: Path) -> list[str]:
     return command
 
 
+def busy_ports(settings: Settings) -> list[str]:
+    """Return a message for each port of ours that another program holds.
+
+    A child that cannot bind its port exits with a traceback that is easy to
+    miss among Rasa's start-up output, so the runner checks first.
+    """
+    ports = {
+        "RASA_PORT": (os.environ.get("RASA_INTERFACE", "127.0.0.1"), settings.rasa_port),
+        "ACTION_SERVER_PORT": ("127.0.0.1", settings.action_server_port),
+        "WEB_PORT": (settings.web_interface, settings.web_port),
+    }
+    problems = []
+    for variable, (host, port) in ports.items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # As the servers do, so that connections of a previous run still
+            # in TIME_WAIT do not count; a live listener still does.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                problems.append(
+                    f"Port {port} ({variable}) on {host} is not free: "
+                    f"{error.strerror}. Stop the program using it, or set "
+                    f"{variable} to another port."
+                )
+    return problems
+
+
 def wait_for_http(url: str, timeout: float, process: subprocess.Popen) -> None:
     """Wait until `url` answers, or raise if the process exits or time runs out."""
     deadline = time.monotonic() + timeout
@@ -207,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     model = train_if_needed(settings, force=args.force_train)
     if args.train_only:
         return 0
+
+    problems = busy_ports(settings)
+    if problems:
+        for problem in problems:
+            logger.error("%s", problem)
+        return 1
 
     env = {
         **os.environ,

@@ -39,7 +39,7 @@ from bot.sms import render_sms, sms_language
 logger = logging.getLogger(__name__)
 
 # Usual channel names; any name up to 16 characters is accepted.
-CHANNELS = ("sms", "rest", "socketio")
+CHANNELS = ("sms", "rest", "webchat")
 CHANNEL_MAX_LENGTH = 16
 CONFIRMATION_KIND = "ticket_confirmation"
 MAX_REFERENCE_ATTEMPTS = 5

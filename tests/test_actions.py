@@ -265,6 +265,18 @@ async def create_ticket(
     return await run_action(ActionCreateTicket(), domain, tracker)
 
 
+@pytest.mark.parametrize(
+    ("input_channel", "stored"),
+    [("rest", "rest"), ("socketio", "webchat"), ("cmdline", "rest")],
+)
+async def test_ticket_channel_names_web_chat(domain, database, input_channel, stored):
+    slots = dict(HANDOFF_DETAILS)
+
+    await create_ticket(domain, slots, channel=input_channel)
+
+    assert [ticket.channel for ticket in ticket_rows(database)] == [stored]
+
+
 # --- screening: consent ---------------------------------------------------------
 
 
