@@ -100,12 +100,15 @@ def result_responses(result: dict, scope: Iterable[str] | None) -> list[str]:
     whole_screening = not scope
     responses = ["utter_result_intro"]
     if show_ecm:
+        reasons = ecm["reasons"]
         if ecm.get("route") == "kaiser":
             responses.append("utter_result_ecm_kaiser")
+            # That response already says why; the reason line would repeat it.
+            reasons = [r for r in reasons if r["code"] != "kaiser_assigned"]
         else:
             responses.append(f"utter_result_ecm_{ecm['status']}")
         responses += reason_responses(
-            ecm["reasons"], SHOWN_ECM_CODES, MAX_ECM_REASONS, ecm["status"]
+            reasons, SHOWN_ECM_CODES, MAX_ECM_REASONS, ecm["status"]
         )
 
     for service in services:

@@ -49,6 +49,14 @@ def test_kaiser_route_has_its_own_response():
     assert "utter_result_ecm_kaiser" in result_responses(result, ["ecm"])
 
 
+def test_kaiser_route_says_kaiser_once():
+    result = screen({"plan": "medi-cal", "kaiser_assigned": True})
+    responses = result_responses(result, ["ecm"])
+
+    assert "utter_result_ecm_kaiser" in responses
+    assert not [r for r in responses if r.startswith("utter_reason_kaiser")]
+
+
 def test_services_of_interest_follow_status():
     result = screen(HOMELESS_ADULT)
     chosen = services_of_interest(result, None)
