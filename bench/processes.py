@@ -100,6 +100,8 @@ def assistant_process_name(arguments: list[str]) -> str:
         return "action server"
     if "bot.runner" in arguments:
         return "runner and outbox sender"
+    if "bot.web" in arguments:
+        return "web server"
     return " ".join(arguments[:3]) or "exited process"
 
 

@@ -71,6 +71,7 @@ def test_fictional_phones_distinct_and_reserved():
         (["python", "-m", "bot.rasa_ext.cli", "run", "--model", "m"], "Rasa server"),
         (["python", "-m", "actions.server", "--port", "1"], "action server"),
         (["python", "-m", "bot.runner"], "runner and outbox sender"),
+        (["python", "-m", "bot.web"], "web server"),
         (["python", "-m", "bot.rasa_ext.cli", "train"], "python -m bot.rasa_ext.cli"),
         ([], "exited process"),
     ],
@@ -279,6 +280,11 @@ def test_one_round_against_real_assistant(tmp_path, monkeypatch):
     for kind in kinds:
         assert len(kind.samples_ms) == 2, kind.name
     names = sorted(entry.name for entry in memory)
-    assert names == ["Rasa server", "action server", "runner and outbox sender"]
+    assert names == [
+        "Rasa server",
+        "action server",
+        "runner and outbox sender",
+        "web server",
+    ]
     for entry in memory:
         assert entry.peak_rss_kb, entry.name
