@@ -75,3 +75,26 @@ def message_for_rasa(text: str, choices: list[Choice]) -> str:
     if choice is not None and choice.payload:
         return choice.payload
     return neutralize_command(text)
+
+
+def shown_user_text(text: str, last_buttons: list[dict]) -> str:
+    """Return a stored member message as the member typed or chose it.
+
+    Args:
+        text: The user event's text as Rasa stored it: a button payload such
+            as `/affirm`, text whose leading `/` `neutralize_command`
+            replaced, or plain text.
+        last_buttons: The buttons (`{"title", "payload"}` dicts) of the last
+            bot message before this one.
+
+    Returns:
+        The title of the button whose payload `text` is, the text with its
+        leading slash restored, or `text` unchanged.
+    """
+    if text.startswith(COMMAND_PREFIX):
+        for button in last_buttons:
+            if isinstance(button, dict) and button.get("payload") == text:
+                return str(button.get("title", ""))
+    if text.startswith(NEUTRAL_SLASH):
+        return COMMAND_PREFIX + text[len(NEUTRAL_SLASH) :]
+    return text

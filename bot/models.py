@@ -396,8 +396,13 @@ class TicketNote(Base):
     ticket_id = Column(
         Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False
     )
+    # Who wrote the note: a staff user, or an API token, or neither for the
+    # system itself.
     user_id = Column(
         Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True
+    )
+    api_token_id = Column(
+        Integer, ForeignKey("api_tokens.id", ondelete="SET NULL"), nullable=True
     )
     body = Column(Text, nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -21,6 +21,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.models import AuditEntry, Ticket, TicketStatusChange
+from bot.opt_outs import record_opt_out
 from bot.tickets import HandoffRequest, TicketRepository
 from bot.web import PathOnlyAccessLogger, create_app
 from bot.workspace.auth import create_user
@@ -418,7 +419,7 @@ async def test_patch_invalid_transition_422(api):
     assert status == 422
     assert body["error"]["code"] == "invalid_transition"
     assert body["error"]["field"] == "status"
-    assert "'new'" in body["error"]["message"]
+    assert "A ticket that is new cannot move to authorized" in body["error"]["message"]
 
 
 async def test_patch_stale_version_409(api):
@@ -693,3 +694,172 @@ async def test_logs_hold_no_member_details(api, caplog):
     text = "\n".join(record.getMessage() for record in caplog.records)
     for value in (NAME, PHONE, MEMBER_ID, "1975-04-03", "Secret note", "5550177"):
         assert value not in text
+
+
+# Pages, filters and searches that the first users tripped over
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("page=99999999999999999999", "page"),
+        ("page=1000001", "page"),
+        ("per_page=99999999999999999999", "per_page"),
+        ("page=1_0", "page"),
+        ("language=xx", "language"),
+        ("language=EN", "language"),
+        ("assignee=nobody-by-that-name", "assignee"),
+    ],
+)
+async def test_list_rejects_bad_values_400(api, query, field):
+    status, _, body = await api.json("GET", f"/api/v1/tickets?{query}")
+
+    assert status == 400, body
+    assert body["error"]["code"] == "invalid_parameter"
+    assert body["error"]["field"] == field
+
+
+async def test_list_page_past_last_links_last(api):
+    create_ticket(api.session_factory)
+
+    status, _, body = await api.json("GET", "/api/v1/tickets?page=999&per_page=1")
+
+    assert status == 200
+    assert body["items"] == []
+    assert body["pages"] == 1
+    assert body["links"]["last"].endswith("page=1")
+    assert "next" not in body["links"]
+
+
+@pytest.mark.parametrize("language", ["es", "yue", "other"])
+async def test_list_accepts_known_language(api, language):
+    reference = create_ticket(api.session_factory, preferred_language=language)
+
+    status, _, body = await api.json("GET", f"/api/v1/tickets?language={language}")
+
+    assert status == 200
+    assert [item["reference"] for item in body["items"]] == [reference]
+
+
+async def test_list_assignee_by_username_or_id(api):
+    reference = create_ticket(api.session_factory)
+    create_ticket(api.session_factory, "h2", phone="+16505550999", member_id=None)
+    status, _, _ = await api.json(
+        "PATCH", f"/api/v1/tickets/{reference}",
+        json={"version": 1, "assignee": "coordinator1"},
+    )
+    assert status == 200
+    with api.session_factory() as session:
+        user_id = session.execute(
+            select(Ticket.assignee_id).where(Ticket.reference == reference)
+        ).scalar_one()
+
+    for value in ("coordinator1", "Coordinator1", str(user_id)):
+        status, _, body = await api.json("GET", f"/api/v1/tickets?assignee={value}")
+        assert status == 200, body
+        assert [item["reference"] for item in body["items"]] == [reference]
+
+
+@pytest.mark.parametrize("typed", ["m5550177", "M5550177", "m555-0177"])
+async def test_list_member_id_search_ignores_case(api, typed):
+    reference = create_ticket(api.session_factory)
+
+    status, _, body = await api.json("GET", f"/api/v1/tickets?search={typed}")
+
+    assert status == 200
+    assert [item["reference"] for item in body["items"]] == [reference]
+
+
+async def test_patch_status_date_before_creation_422(api):
+    reference = create_ticket(api.session_factory)
+
+    status, _, body = await api.json(
+        "PATCH",
+        f"/api/v1/tickets/{reference}",
+        json={"version": 1, "status": "contacted", "status_date": "1900-01-01"},
+    )
+
+    assert status == 422
+    assert body["error"]["field"] == "status_date"
+    assert "before the ticket was created" in body["error"]["message"]
+
+
+async def test_patch_close_without_reason_reads_plainly(api):
+    reference = create_ticket(api.session_factory)
+
+    status, _, body = await api.json(
+        "PATCH", f"/api/v1/tickets/{reference}", json={"version": 1, "status": "closed"}
+    )
+
+    assert status == 422
+    assert body["error"]["field"] == "close_reason"
+    assert "Choose a close reason" in body["error"]["message"]
+    assert "None" not in body["error"]["message"]
+
+
+async def test_patch_cannot_reopen_403(api):
+    reference = create_ticket(api.session_factory)
+    path = f"/api/v1/tickets/{reference}"
+    status, _, body = await api.json(
+        "PATCH", path, json={"version": 1, "status": "closed", "close_reason": "other"}
+    )
+    assert status == 200
+
+    status, _, body = await api.json(
+        "PATCH", path, json={"version": body["version"], "status": "new"}
+    )
+
+    assert status == 403
+    assert body["error"]["code"] == "reopen_not_allowed"
+    assert body["error"]["field"] == "status"
+    assert "supervisor" in body["error"]["message"]
+    assert load_status(api.session_factory, reference) == "closed"
+
+
+def load_status(session_factory, reference: str) -> str:
+    with session_factory() as session:
+        return session.execute(
+            select(Ticket.status).where(Ticket.reference == reference)
+        ).scalar_one()
+
+
+async def test_note_author_names_token(api):
+    reference = create_ticket(api.session_factory)
+    document = await openapi(api)
+
+    status, _, body = await api.json(
+        "PATCH", f"/api/v1/tickets/{reference}",
+        json={"version": 1, "note": "Left a voicemail"},
+    )
+
+    assert status == 200
+    validate(document, "Ticket", body)
+    assert body["notes"][0]["author"] == "API: case-management"
+    status, _, detail = await api.json("GET", f"/api/v1/tickets/{reference}")
+    assert detail["notes"][0]["author"] == "API: case-management"
+
+
+async def test_detail_lists_texts_and_opt_out(api):
+    reference = create_ticket(api.session_factory)
+    document = await openapi(api)
+    status, _, _ = await api.json(
+        "PATCH", f"/api/v1/tickets/{reference}",
+        json={"version": 1, "status": "contact_attempted"},
+    )
+    assert status == 200
+    with api.session_factory() as session, session.begin():
+        record_opt_out(session, PHONE, source="keyword", language="es")
+
+    status, _, body = await api.json("GET", f"/api/v1/tickets/{reference}")
+
+    assert status == 200
+    validate(document, "Ticket", body)
+    kinds = [text["kind"] for text in body["texts"]]
+    assert "status_contact_attempted" in kinds
+    attempted = body["texts"][kinds.index("status_contact_attempted")]
+    assert attempted["status"] == "pending"
+    assert attempted["status_label"] == "Waiting to be sent"
+    assert attempted["kind_label"] == "Status update: we tried to call"
+    assert reference in attempted["body"]
+    assert "to_number" not in attempted
+    assert body["sms_opted_out_at"] is not None

@@ -8,9 +8,15 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DatabaseError
 
-from bot.models import AuditEntry
+from bot.models import AuditEntry, StaffUser
 from bot.models import Ticket as TicketRow
-from bot.workspace.audit import Actor, AuditFilters, list_audit, record
+from bot.workspace.audit import (
+    Actor,
+    AuditFilters,
+    describe_detail,
+    list_audit,
+    record,
+)
 from tests.test_workflow import make_ticket
 
 ANA = Actor(name="ana", role="coordinator", user_id=7)
@@ -237,3 +243,66 @@ def test_changing_an_orm_entry_fails(session_factory, entries):
                     select(AuditEntry).where(AuditEntry.action == "login")
                 ).scalar_one()
                 entry.detail = {"edited": True}
+
+
+NAMES = {7: "Ana Ruiz", 8: "Sam Lee"}
+
+
+@pytest.mark.parametrize(
+    ("action", "detail", "expected"),
+    [
+        ("change_status", {"from": "new", "to": "contacted", "close_reason": None},
+         "status: new → contacted"),
+        ("change_status", {"from": "contacted", "to": "closed",
+                           "close_reason": "unable_to_reach"},
+         "status: contacted → closed, close reason: unable to reach"),
+        ("assign", {"from": None, "to": 7}, "assigned to Ana Ruiz"),
+        ("assign", {"from": 7, "to": 8}, "assigned to Sam Lee (was Ana Ruiz)"),
+        ("assign", {"from": 8, "to": None}, "unassigned (was Sam Lee)"),
+        ("assign", {"from": None, "to": 99},
+         "assigned to staff user 99 (since removed)"),
+        ("add_note", {"note_id": 3, "length": 42}, "note added (42 characters)"),
+        ("login_failed", {"reason": "wrong_password"}, "reason: wrong password"),
+        ("api_update", {"fields": ["status", "note"], "version": 4},
+         "changed status, note; now version 4"),
+        ("view_queue", {"filters": {"status": "open", "assignee": 7, "overdue": True,
+                                    "searched": True, "language": None},
+                        "page": 2},
+         "filters: status open, assignee Ana Ruiz, overdue only, with a search; "
+         "page: 2"),
+        ("api_screening", {"rule_set": "hpsm-2022"}, "rule set: hpsm-2022"),
+        ("view_ticket", None, ""),
+    ],
+)
+def test_describe_detail(action, detail, expected):
+    assert describe_detail(action, detail, NAMES) == expected
+
+
+def test_entries_name_actors_and_read_plainly(session_factory):
+    reference = make_ticket(session_factory)
+    with session_factory() as session, session.begin():
+        ana = StaffUser(
+            username="ana", display_name="Ana Ruiz", role="coordinator",
+            password_hash="not-a-real-hash", active=True, failed_logins=0,
+            session_epoch=0,
+        )
+        session.add(ana)
+        session.flush()
+        actor = Actor(name="ana", role="coordinator", user_id=ana.id)
+        record(
+            session, actor, "assign", ticket=ticket_row(session, reference),
+            detail={"from": None, "to": ana.id}, now=START,
+        )
+
+    with session_factory() as session:
+        entry = list_audit(session, AuditFilters()).entries[0]
+
+    assert entry.actor_label == "Ana Ruiz (ana)"
+    assert entry.detail_text == "assigned to Ana Ruiz"
+    assert "{" not in entry.detail_text
+
+
+def test_page_limit(session_factory):
+    with session_factory() as session:
+        with pytest.raises(ValueError, match="page"):
+            list_audit(session, AuditFilters(page=10**20))

@@ -278,6 +278,8 @@ def test_empty_queue_has_one_page(session_factory):
         ("1-650-555-0004", ["T4"]),
         ("M0000006", ["T6"]),
         (" M0000006 ", ["T6"]),
+        ("m0000006", ["T6"]),
+        ("m000-0006", ["T6"]),
         ("M000000", []),
         ("+1650555000", []),
         ("HP-7KQ4MX", []),
@@ -348,6 +350,13 @@ def test_from_query_defaults_and_blanks():
         ({"per_page": "0"}, "per_page"),
         ({"search": "x" * 65}, "search"),
         ({"language": "x" * 17}, "language"),
+        ({"language": "xx"}, "language"),
+        ({"language": "EN"}, "language"),
+        ({"page": "99999999999999999999"}, "page"),
+        ({"page": "1000001"}, "page"),
+        ({"page": "1_000"}, "page"),
+        ({"page": "\u0663"}, "page"),
+        ({"per_page": "99999999999999999999"}, "per_page"),
     ],
 )
 def test_from_query_rejects(query, parameter):
@@ -372,6 +381,7 @@ def test_list_queue_validates(session_factory):
         (QueueFilters(service="ecm"), "ix_ticket_services_service"),
         (QueueFilters(search="+16505550004"), "ix_tickets_phone"),
         (QueueFilters(search="M0000006"), "ix_tickets_member_id"),
+        (QueueFilters(search="m000-0006"), "ix_tickets_member_id"),
         (QueueFilters(language="es"), "ix_tickets_preferred_language"),
     ],
 )

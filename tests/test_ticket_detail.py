@@ -6,10 +6,13 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
+from bot.choices import NEUTRAL_SLASH, shown_user_text
 from bot.eligibility import SERVICES, screen
-from bot.models import ApiToken
+from bot.models import ApiToken, OutboxMessage
+from bot.models import Ticket as TicketRow
+from bot.opt_outs import OPTED_OUT_ERROR, record_opt_in, record_opt_out
 from bot.privacy import RASA_EVENTS, ConversationEraser
 from bot.tickets import Ticket
 from bot.workspace.audit import Actor
@@ -21,6 +24,7 @@ from bot.workspace.detail import (
     load_ticket_detail,
 )
 from bot.workspace.workflow import add_note, assign, change_status
+from bot.workspace.tokens import create_token
 from tests.test_workflow import make_staff, make_ticket
 
 PROFILE = {
@@ -250,3 +254,162 @@ def test_no_events_table(session_factory):
 
     assert result.messages == []
     assert result.messages_withheld_reason is None
+
+
+# Button payloads in the conversation
+
+
+def add_raw_events(session_factory, conversation_id: str, events: list[dict]) -> None:
+    """Store tracker events given as Rasa's event dicts, one second apart."""
+    with session_factory() as session, session.begin():
+        RASA_EVENTS.create(session.connection(), checkfirst=True)
+        for offset, data in enumerate(events, start=1):
+            session.execute(
+                insert(RASA_EVENTS).values(
+                    sender_id=conversation_id,
+                    type_name=data["event"],
+                    timestamp=T0.timestamp() + offset,
+                    data=json.dumps(data),
+                )
+            )
+
+
+def test_button_payloads_show_titles(session_factory):
+    reference = make_ticket(session_factory, conversation_id="conv-buttons")
+    buttons = [
+        {"title": "Yes, please", "payload": "/affirm"},
+        {"title": "Talk to a person", "payload": "/request_handoff"},
+    ]
+    add_raw_events(
+        session_factory,
+        "conv-buttons",
+        [
+            {"event": "bot", "text": "Shall I go on?", "data": {"buttons": buttons}},
+            {"event": "user", "text": "/affirm"},
+            {"event": "bot", "text": "", "data": {"buttons": buttons}},
+            {"event": "user", "text": "/request_handoff"},
+            {"event": "bot", "text": "Anything else?"},
+            {"event": "user", "text": "/affirm"},
+            {"event": "user", "text": NEUTRAL_SLASH + "help me"},
+        ],
+    )
+
+    texts = [
+        message["text"]
+        for message in detail(session_factory, reference).messages
+        if message["sender"] == "member"
+    ]
+
+    assert texts == ["Yes, please", "Talk to a person", "/affirm", "/help me"]
+
+
+@pytest.mark.parametrize(
+    ("text", "buttons", "shown"),
+    [
+        ("/affirm", [{"title": "Yes", "payload": "/affirm"}], "Yes"),
+        ("/affirm", [{"title": "No", "payload": "/deny"}], "/affirm"),
+        ("/affirm", [], "/affirm"),
+        (NEUTRAL_SLASH + "stop", [{"title": "Yes", "payload": "/stop"}], "/stop"),
+        ("plain text", [{"title": "Yes", "payload": "plain text"}], "plain text"),
+        ("/x", ["not a dict"], "/x"),
+    ],
+)
+def test_shown_user_text(text, buttons, shown):
+    assert shown_user_text(text, buttons) == shown
+
+
+# Texts sent to the member
+
+
+def add_outbox(session_factory, reference: str, **values) -> None:
+    with session_factory() as session, session.begin():
+        ticket_id = session.execute(
+            select(TicketRow.id).where(TicketRow.reference == reference)
+        ).scalar_one()
+        row = {
+            "ticket_id": ticket_id,
+            "to_number": "+16505550100",
+            "body": f"HPSM: update on {reference}",
+            "language": "en",
+            "kind": "status_contact_attempted",
+            "status": "pending",
+            "attempts": 0,
+            "created_at": T0,
+            "updated_at": T0,
+            **values,
+        }
+        session.add(OutboxMessage(**row))
+
+
+def test_texts_in_plain_words(session_factory):
+    reference = make_ticket(session_factory)
+    add_outbox(
+        session_factory,
+        reference,
+        kind="ticket_confirmation",
+        status="sent",
+        sent_at=T0,
+        delivery_status="delivered",
+    )
+    add_outbox(
+        session_factory,
+        reference,
+        status="failed",
+        last_error=OPTED_OUT_ERROR,
+        created_at=T0 + timedelta(hours=1),
+    )
+    add_outbox(
+        session_factory,
+        reference,
+        kind="status_closed",
+        status="not_sent",
+        last_error="Twilio credentials are not configured",
+        created_at=T0 + timedelta(hours=2),
+    )
+    add_outbox(
+        session_factory,
+        reference,
+        kind="status_authorized",
+        created_at=T0 + timedelta(hours=3),
+    )
+
+    # The hand-off queued its own confirmation after these, at the real time.
+    texts = detail(session_factory, reference).texts[:4]
+
+    assert [(text.kind, text.status_label) for text in texts] == [
+        ("ticket_confirmation", "Sent"),
+        ("status_contact_attempted", "Not sent"),
+        ("status_closed", "Not sent because Twilio is not configured"),
+        ("status_authorized", "Waiting to be sent"),
+    ]
+    assert texts[0].delivery_status == "delivered"
+    assert texts[0].sent_at == T0
+    assert texts[1].problem == "the member's number opted out of texts (STOP)"
+    assert texts[3].kind_label == "Status update: services authorized"
+    assert all(reference in text.body for text in texts)
+    assert "+16505550100" not in repr(texts)
+
+
+def test_opt_out_shown_until_opt_in(session_factory):
+    reference = make_ticket(session_factory, phone="+16505550123")
+    assert detail(session_factory, reference).sms_opted_out_at is None
+
+    with session_factory() as session, session.begin():
+        record_opt_out(session, "+16505550123", source="keyword", language="en", now=T0)
+    assert detail(session_factory, reference).sms_opted_out_at == T0
+
+    with session_factory() as session, session.begin():
+        record_opt_in(session, "+16505550123")
+    assert detail(session_factory, reference).sms_opted_out_at is None
+
+
+def test_note_by_token_names_token(session_factory):
+    reference = make_ticket(session_factory)
+    with session_factory() as session, session.begin():
+        token, _ = create_token(session, "case-management")
+        actor = Actor(name="token:case-management", role="api", api_token_id=token.id)
+        add_note(session, reference, body="From the case system", actor=actor)
+
+    notes = detail(session_factory, reference).notes
+
+    assert [note.author for note in notes] == ["API: case-management"]

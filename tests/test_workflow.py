@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import bot.tickets as tickets_module
 
@@ -33,13 +33,16 @@ from bot.privacy import ConversationEraser
 from bot.sms import render_sms
 from bot.tickets import TicketRepository
 from bot.workspace.audit import Actor
+from bot.workspace.tokens import create_token
 from bot.workspace.workflow import (
     ALLOWED_TRANSITIONS,
     SMS_STATUSES,
     CloseReasonRequiredError,
+    InvalidStatusDateError,
     InvalidTransitionError,
     StaleTicketError,
     TicketNotFoundError,
+    WorkflowValueError,
     add_note,
     assign,
     change_status,
@@ -70,12 +73,23 @@ PATH_TO = {
 }
 
 
-def make_ticket(session_factory, **changes) -> str:
+# Tickets are created well before NOW, so that status dates before NOW are
+# not before the ticket's creation.
+CREATED_AT = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)
+
+
+def make_ticket(session_factory, created_at=CREATED_AT, **changes) -> str:
     """Create a ticket through the repository; return its reference code."""
     changes.setdefault("handoff_id", uuid.uuid4().hex)
     ticket, _ = TicketRepository(session_factory).create_from_handoff(
         make_handoff(**changes)
     )
+    with session_factory() as session, session.begin():
+        session.execute(
+            update(TicketRow)
+            .where(TicketRow.reference == ticket.reference)
+            .values(created_at=created_at)
+        )
     return ticket.reference
 
 
@@ -192,7 +206,7 @@ def test_refused_transition(session_factory, source, target):
     walk_to(session_factory, reference, source)
     before = load(session_factory, reference)
 
-    with pytest.raises(InvalidTransitionError, match=target):
+    with pytest.raises(InvalidTransitionError, match=target.replace("_", " ")):
         move(session_factory, reference, target)
 
     after = load(session_factory, reference)
@@ -203,7 +217,7 @@ def test_refused_transition(session_factory, source, target):
 def test_unknown_status_refused(session_factory):
     reference = make_ticket(session_factory)
 
-    with pytest.raises(InvalidTransitionError, match="Unknown status"):
+    with pytest.raises(InvalidTransitionError, match="does not exist"):
         move(session_factory, reference, "finished")
 
 
@@ -233,7 +247,7 @@ def test_close_without_valid_reason(session_factory, reason):
 def test_reason_refused_unless_closing(session_factory):
     reference = make_ticket(session_factory)
 
-    with pytest.raises(CloseReasonRequiredError, match="only allowed when closing"):
+    with pytest.raises(CloseReasonRequiredError, match="only for closing"):
         move(session_factory, reference, "contacted", close_reason="declined")
 
 
@@ -329,6 +343,66 @@ def test_future_status_date_refused(session_factory):
 
     with pytest.raises(ValueError, match="future"):
         move(session_factory, reference, "contacted", status_date=date(2026, 12, 3))
+
+
+@pytest.mark.parametrize("day", [date(1900, 1, 1), date(2026, 11, 19)])
+def test_status_date_before_creation_refused(session_factory, day):
+    # CREATED_AT is 2026-11-20 10:00 in Los Angeles.
+    reference = make_ticket(session_factory)
+
+    with pytest.raises(InvalidStatusDateError, match="before the ticket was created"):
+        move(session_factory, reference, "contacted", status_date=day)
+
+    assert load(session_factory, reference).status == "new"
+
+
+def test_status_date_on_creation_day_accepted(session_factory):
+    reference = make_ticket(session_factory)
+
+    ticket = move(session_factory, reference, "contacted", status_date=date(2026, 11, 20))
+
+    assert ticket.status_date == date(2026, 11, 20)
+
+
+def test_creation_day_uses_workspace_time_zone(session_factory):
+    # 2026-11-21 05:00 UTC is still 2026-11-20 in Los Angeles.
+    created = datetime(2026, 11, 21, 5, 0, tzinfo=timezone.utc)
+    reference = make_ticket(session_factory, created_at=created)
+
+    ticket = move(session_factory, reference, "contacted", status_date=date(2026, 11, 20))
+
+    assert ticket.status_date == date(2026, 11, 20)
+
+
+@pytest.mark.parametrize(
+    "source, target, reason, expected",
+    [
+        ("new", "closed", None, "Choose a close reason to close the ticket"),
+        ("new", "closed", "bored", "The close reason 'bored' does not exist"),
+        ("new", "authorized", None, "cannot move to authorized"),
+    ],
+)
+def test_workflow_messages_read_plainly(session_factory, source, target, reason, expected):
+    reference = make_ticket(session_factory)
+    version = load(session_factory, reference).version
+
+    with session_factory() as session, session.begin():
+        with pytest.raises(WorkflowValueError) as raised:
+            change_status(
+                session,
+                reference,
+                to_status=target,
+                expected_version=version,
+                actor=SYSTEM,
+                close_reason=reason,
+                now=NOW,
+            )
+
+    message = str(raised.value)
+    assert expected in message
+    assert "None" not in message
+    assert "(" not in message.split(":")[0]
+    assert "'declined'" not in message
 
 
 def test_new_ticket_starts_workflow(session_factory):
@@ -587,6 +661,45 @@ def test_add_note_rejects_bad_length(session_factory, body):
             add_note(session, reference, body=body, actor=SYSTEM)
 
 
+def test_add_note_strips_control_and_bidi(session_factory):
+    reference = make_ticket(session_factory)
+    typed = (
+        "Call\x00 back\x07 at 3\u202epm\u202c\r\n"
+        "\tsecond line\u2066x\u2069\x85\x1b[31m"
+    )
+
+    with session_factory() as session, session.begin():
+        add_note(session, reference, body=typed, actor=SYSTEM, now=NOW)
+
+    with session_factory() as session:
+        stored = session.execute(select(TicketNote.body)).scalar_one()
+    assert stored == "Call back at 3pm\n\tsecond linex[31m"
+
+
+def test_add_note_of_only_controls_refused(session_factory):
+    reference = make_ticket(session_factory)
+
+    with session_factory() as session, session.begin():
+        with pytest.raises(ValueError, match="1 to 5000"):
+            add_note(session, reference, body="\x00\u202e\x1b", actor=SYSTEM)
+
+
+def test_add_note_records_api_token(session_factory):
+    reference = make_ticket(session_factory)
+    with session_factory() as session, session.begin():
+        token, _ = create_token(session, "case-management")
+        token_id = token.id
+    actor = Actor(name="token:case-management", role="api", api_token_id=token_id)
+
+    with session_factory() as session, session.begin():
+        add_note(session, reference, body="Called the member", actor=actor, now=NOW)
+
+    with session_factory() as session:
+        note = session.execute(select(TicketNote)).scalar_one()
+    assert note.api_token_id == token_id
+    assert note.user_id is None
+
+
 def test_add_note_accepts_maximum(session_factory):
     reference = make_ticket(session_factory)
 
@@ -650,7 +763,7 @@ def test_repeated_attempts_text_once_a_day(session_factory):
 
 def test_not_authorized_sms_content():
     contacts = load_contacts()
-    for language, word in (("en", "appeal"), ("es", "apelacion")):
+    for language, word in (("en", "appeal"), ("es", "apelar")):
         body = render_sms("status_not_authorized", language, reference="HP-7KQ4MX")
         assert word in body
         assert contacts["member_services"] in body

@@ -15,6 +15,10 @@ Every route but the OpenAPI document needs `Authorization: Bearer <token>`
 with a token from `python -m bot.workspace.admin create-token`. The document
 is public because it describes the routes and contains no data.
 
+A token may read and change tickets like a coordinator, but may not reopen
+a closed ticket (403 `reopen_not_allowed`), which the workspace leaves to
+supervisors and admins.
+
 Errors are JSON: `{"error": {"code": ..., "message": ..., "field": ...}}`.
 Each view and change is written to the audit log. Nothing here logs member
 details.
@@ -52,7 +56,14 @@ from bot.web import SESSION_FACTORY, SETTINGS
 from bot.workspace import audit, webhook, workflow
 from bot.workspace.audit import Actor
 from bot.workspace.detail import TicketDetail, load_ticket_detail
-from bot.workspace.queue import QueueFilters, QueuePage, QueueRow, list_queue
+from bot.workspace.queue import (
+    UNASSIGNED,
+    QueueFilters,
+    QueuePage,
+    QueueRow,
+    list_queue,
+)
+from bot.workspace.text import clean_text
 from bot.workspace.tokens import verify_token
 
 logger = logging.getLogger(__name__)
@@ -354,17 +365,52 @@ def _page_link(request: web.Request, page: int) -> str:
     return str(request.rel_url.with_query(query))
 
 
-async def list_tickets(request: web.Request) -> web.Response:
-    """List the queue, filtered and paginated like the workspace's queue page."""
+def _resolve_assignee(session: Session, query: Mapping[str, str]) -> dict[str, str]:
+    """Replace a username in the `assignee` parameter with the user's id.
+
+    Raises:
+        ApiError: 400 when no staff user has that username.
+    """
+    resolved = dict(query)
+    value = resolved.get("assignee", "").strip()
+    if not value or value.isdigit() or value.lower() == UNASSIGNED:
+        return resolved
+    user_id = session.execute(
+        select(StaffUser.id).where(StaffUser.username == value.lower())
+    ).scalar_one_or_none()
+    if user_id is None:
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"assignee {value!r} is not a staff username; use a username, a user "
+            "id or 'none'",
+            field="assignee",
+        )
+    resolved["assignee"] = str(user_id)
+    return resolved
+
+
+def _queue_filters(query: Mapping[str, str]) -> QueueFilters:
     try:
-        filters = QueueFilters.from_query(request.query)
+        return QueueFilters.from_query(query)
     except ValueError as error:
         name = str(error).split(" ", 1)[0]
         raise ApiError(400, "invalid_parameter", str(error), field=name) from None
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    """List the queue, filtered and paginated like the workspace's queue page.
+
+    `assignee` takes a username, as PATCH does, or a user id or `none`.
+    """
+    # Checked before the database is touched, so a bad value costs nothing;
+    # a username in `assignee` is checked once it is looked up.
+    _queue_filters({k: v for k, v in request.query.items() if k != "assignee"})
     actor = actor_for(request[TOKEN])
 
     def load() -> QueuePage:
         with session_factory(request)() as session, session.begin():
+            filters = _queue_filters(_resolve_assignee(session, request.query))
             page = list_queue(session, filters)
             # Parameter names only: a search value can be a phone number.
             audit.record(
@@ -385,6 +431,8 @@ async def list_tickets(request: web.Request) -> web.Response:
         links["next"] = _page_link(request, page.page + 1)
     if 1 < page.page <= page.pages:
         links["prev"] = _page_link(request, page.page - 1)
+    if page.page > page.pages:
+        links["last"] = _page_link(request, page.pages)
     return json_response(
         {
             "items": [queue_item(row) for row in page.rows],
@@ -470,6 +518,8 @@ def ticket_document(detail: TicketDetail, now: datetime | None = None) -> dict[s
         ],
         "messages": detail.messages,
         "messages_withheld_reason": detail.messages_withheld_reason,
+        "texts": [dataclasses.asdict(text) for text in detail.texts],
+        "sms_opted_out_at": detail.sms_opted_out_at,
         "links": {"self": ticket_path(ticket.reference)},
     }
     return to_json(document)
@@ -609,11 +659,12 @@ def parse_ticket_change(
 
     assignee = _optional_text(data, "assignee")
     note = _optional_text(data, "note")
-    if note is not None and not 1 <= len(note.strip()) <= workflow.NOTE_MAX_LENGTH:
+    cleaned = clean_text(note).strip() if note is not None else ""
+    if note is not None and not 1 <= len(cleaned) <= workflow.NOTE_MAX_LENGTH:
         raise invalid_field(
             "note",
             f"must have 1 to {workflow.NOTE_MAX_LENGTH} characters besides "
-            f"surrounding spaces; it has {len(note.strip())}",
+            f"surrounding spaces and control characters; it has {len(cleaned)}",
         )
 
     change = TicketChange(
@@ -638,18 +689,29 @@ def apply_ticket_change(
     """Apply a PATCH through the workflow functions in the caller's transaction.
 
     Raises:
-        ApiError: 404, 409 or 422 as the workflow reports them.
+        ApiError: 403 for reopening a closed ticket, which only a supervisor
+            may do in the workspace; 404, 409 or 422 as the workflow reports
+            them.
     """
-    # The field to name when a step raises a plain ValueError: a status date
-    # in the future, or an assignee or note that the workflow rejects.
-    field = "version"
     try:
         ticket = workflow.get_ticket(session, reference)
         if ticket.version != change.version:
             raise workflow.StaleTicketError(reference, change.version, ticket.version)
         version = change.version
         if change.status is not None:
-            field = "status_date"
+            if ticket.status == workflow.CLOSED:
+                logger.info(
+                    "Rejected reopening ticket %s through the API by %s",
+                    reference,
+                    actor.name,
+                )
+                raise ApiError(
+                    403,
+                    "reopen_not_allowed",
+                    f"Ticket {reference} is closed, and an API token may not "
+                    "reopen it. Ask a supervisor to reopen it in the workspace.",
+                    field="status",
+                )
             ticket = workflow.change_status(
                 session,
                 reference,
@@ -661,7 +723,6 @@ def apply_ticket_change(
             )
             version = ticket.version
         if change.assignee_set:
-            field = "assignee"
             workflow.assign(
                 session,
                 reference,
@@ -670,7 +731,6 @@ def apply_ticket_change(
                 actor=actor,
             )
         if change.note is not None:
-            field = "note"
             workflow.add_note(session, reference, body=change.note, actor=actor)
     except workflow.TicketNotFoundError:
         raise _not_found(reference) from None
@@ -690,8 +750,10 @@ def apply_ticket_change(
         raise ApiError(
             422, "invalid_close_reason", str(error), field="close_reason"
         ) from None
-    except ValueError as error:
-        raise invalid_field(field, str(error)) from None
+    except workflow.WorkflowValueError as error:
+        raise ApiError(
+            422, "invalid_field", str(error), field=error.field
+        ) from None
 
 
 def _assignee_id(session: Session, username: str | None) -> int | None:

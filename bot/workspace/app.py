@@ -17,9 +17,17 @@ nor `*/*`, and a form POST whose `Accept` header lacks `text/html`. The CSV
 export also gets 401 unless `Accept` includes `text/html`, as it does when a
 browser follows the link.
 
+When a sign-in has ended and a browser submits a ticket form, the reply is
+a redirect to the sign-in page, which explains that the sign-in ended. What the
+form held is sealed into the sign-in form's cookie (never the URL) and put
+back into the same form on the ticket page after signing in again, for the
+same user only. A draft too large for a cookie is shown on the sign-in page
+instead, to copy.
+
 Every POST form carries the sign-in's CSRF token. The sign-in form itself
 gets a token from a short-lived cookie, so a third-party page cannot sign a
-browser in to an account of its choosing.
+browser in to an account of its choosing. As a second defence, a POST whose
+`Origin` header (or, without one, `Referer`) names another site gets 403.
 """
 
 from __future__ import annotations
@@ -44,7 +52,13 @@ from bot.models import CLOSE_REASONS, StaffUser, Ticket, utcnow
 from bot.web import SESSION_FACTORY, SETTINGS
 from bot.workspace import auth
 from bot.workspace.audit import ACTIONS, Actor, AuditFilters, list_audit, record
-from bot.workspace.cookies import LOGIN_FORM_PURPOSE, SESSION_PURPOSE, CookieSealer
+from bot.workspace.audit import MAX_PAGE as AUDIT_MAX_PAGE
+from bot.workspace.cookies import (
+    LOGIN_FORM_PURPOSE,
+    MAX_COOKIE_CHARS,
+    SESSION_PURPOSE,
+    CookieSealer,
+)
 from bot.workspace.detail import PROGRAM_LABELS
 from bot.workspace.queue import SERVICE_FILTERS
 
@@ -60,6 +74,14 @@ LOGIN_COOKIE = "hpsm_ws_login"
 LOGIN_FORM_SECONDS = 3600
 CSRF_FIELD = "csrf_token"
 MAX_FIELD_CHARS = 10_000
+# The fields of each ticket form that are kept when a sign-in ends, keyed by
+# the last part of the form's path and the form's name in `form_state`.
+DRAFT_FORMS = {
+    "notes": ("note", ("body",)),
+    "status": ("status", ("to_status", "status_date", "close_reason", "status_note")),
+    "assign": ("assign", ("assignee",)),
+}
+SIGN_IN_ENDED = "ended"
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; "
@@ -322,13 +344,67 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def _unauthenticated(request: web.Request, kind: str) -> web.StreamResponse:
+def _cross_origin(request: web.Request) -> str | None:
+    """Return the other site that a POST came from, or None for this site.
+
+    `Origin` decides when present, else `Referer`; a request with neither
+    passes, and the CSRF token still applies to it. Only the host and port
+    are compared, because a TLS proxy in front of the app makes the scheme
+    differ.
+    """
+    header = request.headers.get("Origin")
+    if header is None:
+        header = request.headers.get("Referer")
+    if header is None:
+        return None
+    try:
+        netloc = urlsplit(header.strip()).netloc.lower()
+    except ValueError:
+        netloc = ""
+    if netloc and netloc == request.host.lower():
+        return None
+    return header[:200] or "(empty)"
+
+
+def _forbidden_cross_origin(request: web.Request) -> web.Response:
+    logger.warning("Rejected a workspace POST from another site: %s", request.path)
+    return error_page(
+        request,
+        403,
+        "Form from another site",
+        "This form was sent from another website, so nothing was changed. "
+        "Open the workspace directly and try again.",
+    )
+
+
+def _draft_from_form(
+    request: web.Request, form: Mapping[str, Any], user_id: Any
+) -> dict[str, Any] | None:
+    """Collect what a ticket form held, to put it back after signing in."""
+    reference = request.match_info.get("reference")
+    form_kind = request.path.rsplit("/", 1)[-1]
+    if reference is None or form_kind not in DRAFT_FORMS:
+        return None
+    name, fields = DRAFT_FORMS[form_kind]
+    values = {field: _field(form, field) for field in fields}
+    if not any(value.strip() for value in values.values()):
+        return None
+    return {
+        "reference": reference,
+        "uid": user_id if isinstance(user_id, int) else None,
+        "form": name,
+        "fields": values,
+    }
+
+
+async def _unauthenticated(request: web.Request, kind: str) -> web.StreamResponse:
     accept = request.headers.get("Accept", "")
     wants_html = "text/html" in accept
     if kind == "page":
         follows_redirect = wants_html or "*/*" in accept or not accept
     else:
         follows_redirect = wants_html
+    ended = SESSION_COOKIE in request.cookies
     if follows_redirect:
         if request.method in ("GET", "HEAD"):
             target = request.path_qs
@@ -336,11 +412,34 @@ def _unauthenticated(request: web.Request, kind: str) -> web.StreamResponse:
             target = f"{PREFIX}/tickets/{quote(request.match_info['reference'])}"
         else:
             target = PREFIX + "/"
-        location = f"{PREFIX}/login?{urlencode({'next': safe_next(target)})}"
+        query = {"next": safe_next(target)}
+        if ended:
+            query[SIGN_IN_ENDED] = "1"
+        location = f"{PREFIX}/login?{urlencode(query)}"
         status = 302 if request.method in ("GET", "HEAD") else 303
         response: web.StreamResponse = web.Response(
             status=status, headers={"Location": location}
         )
+        if request.method == "POST":
+            expired = request.app[_SESSION_SEALER].open(
+                request.cookies.get(SESSION_COOKIE)
+            )
+            draft = _draft_from_form(
+                request, await request.post(), (expired or {}).get("uid")
+            )
+            if draft is not None:
+                sealed = _seal_login_cookie(request, {"draft": draft})
+                if sealed is None:
+                    # Too long for a cookie: show it on the sign-in page to copy.
+                    response = _login_form(
+                        request,
+                        safe_next(target),
+                        ended=True,
+                        draft_to_copy=draft,
+                        status=401,
+                    )
+                else:
+                    _set_cookie(request, response, LOGIN_COOKIE, sealed)
     else:
         response = web.Response(
             status=401,
@@ -366,9 +465,11 @@ def staff_route(
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def wrapper(request: web.Request) -> web.StreamResponse:
+            if request.method == "POST" and _cross_origin(request) is not None:
+                return _forbidden_cross_origin(request)
             signed_in = await load_signed_in(request)
             if signed_in is None:
-                return _unauthenticated(
+                return await _unauthenticated(
                     request, "form" if request.method == "POST" else kind
                 )
             request["signed_in"] = signed_in
@@ -454,7 +555,31 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     target = safe_next(request.query.get("next"))
     if await load_signed_in(request) is not None:
         raise web.HTTPFound(target)
-    return _login_form(request, target)
+    return _login_form(request, target, ended=SIGN_IN_ENDED in request.query)
+
+
+def _login_payload(request: web.Request, base: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the sign-in form's cookie payload with a fresh CSRF token if needed.
+
+    A draft in `base` is kept, so a form typed before the sign-in ended
+    survives reloads of the sign-in page.
+    """
+    now = int(_now(request).timestamp())
+    payload = dict(base or {})
+    if (
+        not isinstance(payload.get("csrf"), str)
+        or not isinstance(payload.get("iat"), int)
+        or now - payload["iat"] > LOGIN_FORM_SECONDS
+    ):
+        payload["csrf"] = secrets.token_urlsafe(auth.CSRF_TOKEN_BYTES)
+        payload["iat"] = now
+    return payload
+
+
+def _seal_login_cookie(request: web.Request, base: dict[str, Any]) -> str | None:
+    """Seal the sign-in form's cookie; None when it would be too long to keep."""
+    sealed = request.app[_LOGIN_SEALER].seal(_login_payload(request, base))
+    return sealed if len(sealed) <= MAX_COOKIE_CHARS else None
 
 
 def _login_form(
@@ -463,18 +588,15 @@ def _login_form(
     *,
     error: str | None = None,
     username: str = "",
+    ended: bool = False,
+    draft_to_copy: dict[str, Any] | None = None,
     status: int = 200,
 ) -> web.Response:
-    now = int(_now(request).timestamp())
     sealer = request.app[_LOGIN_SEALER]
-    payload = sealer.open(request.cookies.get(LOGIN_COOKIE))
-    if (
-        payload is None
-        or not isinstance(payload.get("csrf"), str)
-        or not isinstance(payload.get("iat"), int)
-        or now - payload["iat"] > LOGIN_FORM_SECONDS
-    ):
-        payload = {"csrf": secrets.token_urlsafe(auth.CSRF_TOKEN_BYTES), "iat": now}
+    opened = sealer.open(request.cookies.get(LOGIN_COOKIE))
+    if draft_to_copy is not None:
+        opened = None
+    payload = _login_payload(request, opened)
     response = render(
         request,
         "login.html",
@@ -484,6 +606,9 @@ def _login_form(
             "csrf_token": payload["csrf"],
             "error": error,
             "username": username,
+            "ended": ended,
+            "draft_kept": isinstance(payload.get("draft"), dict),
+            "draft_to_copy": draft_to_copy,
         },
         status=status,
     )
@@ -493,6 +618,8 @@ def _login_form(
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     """Check the sign-in form and start a session."""
+    if _cross_origin(request) is not None:
+        return _forbidden_cross_origin(request)
     form = await request.post()
     target = safe_next(form.get("next") if isinstance(form.get("next"), str) else None)
     cookie = request.app[_LOGIN_SEALER].open(request.cookies.get(LOGIN_COOKIE))
@@ -572,7 +699,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     _set_cookie(
         request, response, SESSION_COOKIE, request.app[_SESSION_SEALER].seal(payload)
     )
-    _clear_cookie(request, response, LOGIN_COOKIE)
+    draft = cookie.get("draft")
+    if isinstance(draft, dict):
+        # Kept until the ticket page puts it back into its form.
+        sealed = request.app[_LOGIN_SEALER].seal({"draft": draft})
+        _set_cookie(request, response, LOGIN_COOKIE, sealed)
+    else:
+        _clear_cookie(request, response, LOGIN_COOKIE)
     return response
 
 
@@ -595,6 +728,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
     logger.info("Staff user %s signed out", signed_in.user_id)
     response = web.Response(status=303, headers={"Location": f"{PREFIX}/login"})
     _clear_cookie(request, response, SESSION_COOKIE)
+    # A draft kept from an ended sign-in must not wait for the next user.
+    _clear_cookie(request, response, LOGIN_COOKIE)
     # Tells the route wrapper not to renew the cookie on the way out.
     request["signed_out"] = True
     return response
@@ -734,6 +869,7 @@ async def _render_ticket(
     form_state: dict[str, Any] | None = None,
     error: str | None = None,
     conflict: bool = False,
+    restored: bool = False,
     status: int = 200,
 ) -> web.StreamResponse:
     from bot.workspace.detail import load_ticket_detail
@@ -779,6 +915,8 @@ async def _render_ticket(
             "reopen_blocked": ticket.status == "closed" and not signed_in.can("reopen"),
             "close_reasons": CLOSE_REASONS,
             "today": local_today(now).isoformat(),
+            "created_day": local_today(ticket.created_at).isoformat(),
+            "restored": restored,
             "form": form_state or {},
             "error": error,
             "conflict": conflict,
@@ -789,10 +927,40 @@ async def _render_ticket(
     )
 
 
+def _restored_form(request: web.Request, signed_in: SignedIn) -> dict[str, Any] | None:
+    """Return the form state kept when the sign-in ended, if it is for this page."""
+    payload = request.app[_LOGIN_SEALER].open(request.cookies.get(LOGIN_COOKIE))
+    draft = (payload or {}).get("draft")
+    if not isinstance(draft, dict) or not isinstance(draft.get("fields"), dict):
+        return None
+    if draft.get("uid") != signed_in.user_id:
+        return None
+    if draft.get("reference") != request.match_info["reference"]:
+        return None
+    if draft.get("form") not in {name for name, _ in DRAFT_FORMS.values()}:
+        return None
+    fields = {
+        str(key): str(value)[:MAX_FIELD_CHARS]
+        for key, value in draft["fields"].items()
+        if isinstance(value, str)
+    }
+    return {**fields, "form": draft["form"]}
+
+
 @staff_route()
 async def ticket_page(request: web.Request) -> web.StreamResponse:
-    """Show one ticket with its forms."""
-    return await _render_ticket(request, request.match_info["reference"])
+    """Show one ticket with its forms, refilled with a draft kept at sign-in."""
+    signed_in: SignedIn = request["signed_in"]
+    form_state = _restored_form(request, signed_in)
+    response = await _render_ticket(
+        request,
+        request.match_info["reference"],
+        form_state=form_state,
+        restored=form_state is not None,
+    )
+    if form_state is not None:
+        _clear_cookie(request, response, LOGIN_COOKIE)
+    return response
 
 
 def _field(form: Mapping[str, Any], name: str) -> str:
@@ -813,10 +981,9 @@ async def _apply_change(
 ) -> web.StreamResponse:
     """Run `change` in one transaction, then redirect or show why it failed."""
     from bot.workspace.workflow import (
-        CloseReasonRequiredError,
-        InvalidTransitionError,
         StaleTicketError,
         TicketNotFoundError,
+        WorkflowValueError,
     )
 
     signed_in: SignedIn = request["signed_in"]
@@ -849,16 +1016,15 @@ async def _apply_change(
             reference,
         )
         return error_page(request, 403, "Not allowed", str(error))
-    except (InvalidTransitionError, CloseReasonRequiredError, ValueError) as error:
+    except WorkflowValueError as error:
         logger.info(
             "Rejected a change of ticket %s by staff user %s: %s",
             reference,
             signed_in.user_id,
             type(error).__name__,
         )
-        status = 400 if type(error) is ValueError else 409
         return await _render_ticket(
-            request, reference, form_state=form_state, error=str(error), status=status
+            request, reference, form_state=form_state, error=str(error), status=422
         )
     return web.Response(
         status=303, headers={"Location": _ticket_url(reference, saved=saved)}
@@ -1018,8 +1184,16 @@ def _parse_audit_filters(query: Mapping[str, str]) -> AuditFilters:
     if action is not None and action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     page_text = query.get("page", "1").strip() or "1"
-    if not page_text.isdigit() or int(page_text) < 1:
-        raise ValueError(f"page must be a whole number from 1, got {page_text!r}")
+    if (
+        not page_text.isascii()
+        or not page_text.isdigit()
+        or len(page_text) > 12
+        or not 1 <= int(page_text) <= AUDIT_MAX_PAGE
+    ):
+        raise ValueError(
+            f"page must be a whole number from 1 to {AUDIT_MAX_PAGE}, got "
+            f"{page_text[:20]!r}"
+        )
     return AuditFilters(
         username=text("username"),
         action=action,

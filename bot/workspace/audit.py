@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.business_days import load_calendar
-from bot.models import AuditEntry, Ticket, utcnow
+from bot.models import AuditEntry, StaffUser, Ticket, utcnow
 from bot.reference import normalize_reference
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ MEMBER_DETAIL_KEYS = frozenset(
     }
 )
 MAX_PER_PAGE = 200
+# Far beyond any real log; a larger number overflows the databases' OFFSET.
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,15 @@ class AuditFilters:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """One audit entry, detached from the session."""
+    """One audit entry, detached from the session.
+
+    Attributes:
+        actor: The username, `token:<name>` or `system` as recorded.
+        actor_label: The staff user's display name with the username, such
+            as "Ana Ruiz (aruiz)", or `actor` for tokens and the system.
+        detail_text: `detail` in plain words, such as "status: new →
+            contacted"; empty when there is no detail.
+    """
 
     id: int
     at: datetime
@@ -170,6 +180,8 @@ class AuditRecord:
     ticket_id: int | None
     ticket_reference: str | None
     detail: dict[str, Any] | None
+    actor_label: str = ""
+    detail_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,104 @@ class AuditPage:
     def pages(self) -> int:
         """Number of pages, at least 1."""
         return max(1, math.ceil(self.total / self.per_page))
+
+
+def _words(value: Any) -> str:
+    return str(value).replace("_", " ")
+
+
+def _staff_name(user_id: Any, names: dict[int, str]) -> str:
+    if user_id is None:
+        return "nobody"
+    if isinstance(user_id, int) and user_id in names:
+        return names[user_id]
+    return f"staff user {user_id} (since removed)"
+
+
+def _filters_text(filters: dict[str, Any], names: dict[int, str]) -> str:
+    parts = []
+    for key, value in filters.items():
+        if value in (None, False, ""):
+            continue
+        if key == "searched":
+            parts.append("with a search")
+        elif key == "overdue":
+            parts.append("overdue only")
+        elif key == "assignee" and value != "none":
+            parts.append(f"assignee {_staff_name(value, names)}")
+        else:
+            parts.append(f"{_words(key)} {_words(value)}")
+    return "filters: " + (", ".join(parts) if parts else "none")
+
+
+def describe_detail(
+    action: str, detail: dict[str, Any] | None, names: dict[int, str]
+) -> str:
+    """Describe an audit entry's detail in plain words.
+
+    Args:
+        action: The entry's action, such as `assign`.
+        detail: The entry's detail, or None.
+        names: Display names of the staff user ids that `detail` may name.
+
+    Returns:
+        Text such as "status: new → contacted" or "assigned to Ana Ruiz";
+        an empty string for no detail.
+    """
+    if not detail:
+        return ""
+    if action == "change_status":
+        text = f"status: {_words(detail.get('from'))} → {_words(detail.get('to'))}"
+        if detail.get("close_reason"):
+            text += f", close reason: {_words(detail['close_reason'])}"
+        return text
+    if action == "assign":
+        if detail.get("to") is None:
+            return f"unassigned (was {_staff_name(detail.get('from'), names)})"
+        text = f"assigned to {_staff_name(detail.get('to'), names)}"
+        if detail.get("from") is not None:
+            text += f" (was {_staff_name(detail['from'], names)})"
+        return text
+    if action == "add_note":
+        return f"note added ({detail.get('length', '?')} characters)"
+    if action == "login_failed":
+        return f"reason: {_words(detail.get('reason'))}"
+    if action == "api_update":
+        fields = ", ".join(_words(name) for name in detail.get("fields") or [])
+        return f"changed {fields or 'nothing'}; now version {detail.get('version')}"
+    if action == "api_list":
+        parameters = ", ".join(detail.get("parameters") or []) or "none"
+        return (
+            f"parameters: {parameters}; page {detail.get('page')}, "
+            f"{detail.get('returned')} returned"
+        )
+
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, dict) and key == "filters":
+            parts.append(_filters_text(value, names))
+        elif isinstance(value, (list, tuple)):
+            parts.append(f"{_words(key)}: {', '.join(_words(item) for item in value)}")
+        else:
+            parts.append(f"{_words(key)}: {_words(value)}")
+    return "; ".join(parts)
+
+
+def _referenced_staff_ids(entries: list[AuditEntry]) -> set[int]:
+    ids = set()
+    for entry in entries:
+        if entry.user_id is not None:
+            ids.add(entry.user_id)
+        detail = entry.detail or {}
+        if entry.action == "assign":
+            ids.update(
+                value for value in (detail.get("from"), detail.get("to"))
+                if isinstance(value, int)
+            )
+        filters = detail.get("filters")
+        if isinstance(filters, dict) and isinstance(filters.get("assignee"), int):
+            ids.add(filters["assignee"])
+    return ids
 
 
 def _day_start(day: date) -> datetime:
@@ -220,11 +330,13 @@ def list_audit(session: Session, filters: AuditFilters) -> AuditPage:
         The page and the total count of matching entries.
 
     Raises:
-        ValueError: `page` is below 1, `per_page` is outside 1 to 200, or
-            `since` is after `until`.
+        ValueError: `page` is outside 1 to 1,000,000, `per_page` is outside
+            1 to 200, or `since` is after `until`.
     """
-    if filters.page < 1:
-        raise ValueError(f"page must be 1 or more, got {filters.page}")
+    if not 1 <= filters.page <= MAX_PAGE:
+        raise ValueError(
+            f"page must be a whole number from 1 to {MAX_PAGE}, got {filters.page}"
+        )
     if not 1 <= filters.per_page <= MAX_PER_PAGE:
         raise ValueError(
             f"per_page must be between 1 and {MAX_PER_PAGE}, got {filters.per_page}"
@@ -238,13 +350,25 @@ def list_audit(session: Session, filters: AuditFilters) -> AuditPage:
     total = session.execute(
         select(func.count(AuditEntry.id)).where(*conditions)
     ).scalar_one()
-    rows = session.execute(
-        select(AuditEntry)
-        .where(*conditions)
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-        .offset((filters.page - 1) * filters.per_page)
-        .limit(filters.per_page)
-    ).scalars()
+    rows = list(
+        session.execute(
+            select(AuditEntry)
+            .where(*conditions)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .offset((filters.page - 1) * filters.per_page)
+            .limit(filters.per_page)
+        ).scalars()
+    )
+    staff_ids = _referenced_staff_ids(rows)
+    names: dict[int, str] = {}
+    if staff_ids:
+        names = dict(
+            session.execute(
+                select(StaffUser.id, StaffUser.display_name).where(
+                    StaffUser.id.in_(sorted(staff_ids))
+                )
+            ).all()
+        )
     entries = [
         AuditRecord(
             id=row.id,
@@ -255,6 +379,12 @@ def list_audit(session: Session, filters: AuditFilters) -> AuditPage:
             ticket_id=row.ticket_id,
             ticket_reference=row.ticket_reference,
             detail=row.detail,
+            actor_label=(
+                f"{names[row.user_id]} ({row.actor})"
+                if row.user_id in names
+                else row.actor
+            ),
+            detail_text=describe_detail(row.action, row.detail, names),
         )
         for row in rows
     ]

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import STAFF_ROLES, StaffUser, utcnow
+from bot.workspace.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def create_user(
         raise AccountError(
             f"invalid role {role!r}: use one of {', '.join(STAFF_ROLES)}"
         )
-    display_name = display_name.strip()
+    display_name = clean_text(display_name).replace("\n", " ").strip()
     if not display_name or len(display_name) > MAX_DISPLAY_NAME_CHARS:
         raise AccountError(
             f"invalid display name: use 1 to {MAX_DISPLAY_NAME_CHARS} characters"

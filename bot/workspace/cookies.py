@@ -25,9 +25,11 @@ logger = logging.getLogger(__name__)
 SESSION_PURPOSE = "hpsm workspace session v1"
 LOGIN_FORM_PURPOSE = "hpsm workspace login form v1"
 NONCE_BYTES = 12
-# Browsers keep at most about 4 KB a cookie; our payloads are far smaller, so
-# anything longer is not ours and is rejected before decryption.
-MAX_COOKIE_CHARS = 2048
+# Browsers keep at most about 4 KB a cookie (RFC 6265 section 6.1 asks for at
+# least 4096 bytes of name, value and attributes). A sign-in form carrying a
+# draft note comes closest; anything longer is not ours and is rejected
+# before decryption.
+MAX_COOKIE_CHARS = 3800
 
 
 def derive_key(app_secret: str, purpose: str) -> bytes:

@@ -3,14 +3,19 @@
 `load_ticket_detail` returns the ticket with its workspace fields (as a
 `WorkspaceTicket`, a subclass of `bot.tickets.Ticket`), the status history,
 notes, assignee, the member's earlier tickets, the screening result per
-program, and the conversation's messages.
+program, and the conversation's messages. It also returns the SMS queued
+for the ticket and whether the member's number opted out of SMS.
 
 The messages and the screening result are shown only when the member agreed
 to share their screening with staff (`consent_share_screening`) and the
 ticket is not pseudonymised. Otherwise both are empty and
 `messages_withheld_reason` contains the reason. They
 come from Rasa's `events` table (`rasa.core.tracker_store.SQLTrackerStore`,
-Rasa 3.6) in the same database, when it exists.
+Rasa 3.6) in the same database, when it exists. A member message that is a
+button payload is shown as the button's title (`bot.choices.shown_user_text`).
+
+The SMS list shows each text's body, which holds no health information, but
+never the number it went to.
 """
 
 from __future__ import annotations
@@ -24,9 +29,18 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from bot.choices import shown_user_text
 from bot.eligibility import SERVICES
-from bot.models import ApiToken, StaffUser, TicketNote, TicketStatusChange
+from bot.models import (
+    ApiToken,
+    OutboxMessage,
+    SmsOptOut,
+    StaffUser,
+    TicketNote,
+    TicketStatusChange,
+)
 from bot.models import Ticket as TicketRow
+from bot.opt_outs import OPTED_OUT_ERROR
 from bot.privacy import RASA_EVENTS, has_events_table
 from bot.reference import normalize_reference
 from bot.tickets import Ticket
@@ -35,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGES = 1000
 MAX_EARLIER_TICKETS = 50
+MAX_TEXTS = 200
 SYSTEM_DISPLAY_NAME = "System"
 NO_CONSENT_REASON = "The member did not agree to share the conversation with staff."
 PSEUDONYMISED_REASON = "The member asked to delete the conversation."
@@ -55,6 +70,33 @@ STATUS_LABELS = {
     "likely": "Likely eligible",
     "needs_review": "Needs review",
     "unlikely": "Unlikely",
+}
+# SMS kinds (the keys of `bot/sms_templates.yml`) in plain words.
+SMS_KIND_LABELS = {
+    "ticket_confirmation": "Confirmation of the request, with its reference",
+    "opt_out_confirmation": "Confirmation that texts stopped",
+    "opt_in_confirmation": "Confirmation that texts started again",
+    "help": "Help and contact details",
+    "crisis": "Crisis line numbers",
+    "media_not_supported": "Reply: pictures and files cannot be read",
+    "empty_message": "Reply to an empty message",
+    "too_long": "Reply to a message that was too long",
+    "rate_limited": "Reply: too many messages at once",
+    "turn_failed": "Reply: the assistant could not answer",
+    "status_contact_attempted": "Status update: we tried to call",
+    "status_referred_to_provider": "Status update: referred to a provider",
+    "status_authorized": "Status update: services authorized",
+    "status_not_authorized": "Status update: services not authorized",
+    "status_services_started": "Status update: services started",
+    "status_closed": "Status update: request closed",
+}
+SMS_STATUS_LABELS = {
+    "pending": "Waiting to be sent",
+    "sending": "Being sent",
+    "unknown": "Sent, but Twilio has not confirmed it yet",
+    "sent": "Sent",
+    "failed": "Not sent",
+    "not_sent": "Not sent because Twilio is not configured",
 }
 
 
@@ -121,6 +163,36 @@ class NoteView:
 
 
 @dataclass(frozen=True)
+class SmsView:
+    """One SMS queued for the ticket, as the ticket page shows it.
+
+    Attributes:
+        kind: The template name, such as `status_closed`.
+        kind_label: The kind in plain words.
+        status: The outbox status (`pending`, `sending`, `unknown`, `sent`,
+            `failed` or `not_sent`).
+        status_label: The status in plain words.
+        problem: Why it was not sent or why a retry waits, in plain words,
+            or None.
+        delivery_status: Twilio's latest delivery status, such as
+            `delivered`, or None.
+        body: The text as sent; it names the reference code, not health facts.
+        created_at: When it was queued.
+        sent_at: When Twilio accepted it, or None.
+    """
+
+    kind: str
+    kind_label: str
+    status: str
+    status_label: str
+    problem: str | None
+    delivery_status: str | None
+    body: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
 class EarlierTicket:
     """Another ticket of the same member."""
 
@@ -177,6 +249,9 @@ class TicketDetail:
         messages_withheld_reason: Why `messages` is empty on purpose, or None.
         screening: The screening result per program, ECM first; empty when
             the ticket has no result or the messages are withheld.
+        texts: SMS queued for this ticket, oldest first.
+        sms_opted_out_at: When the ticket's phone number opted out of SMS,
+            if it is opted out now; None otherwise.
     """
 
     ticket: WorkspaceTicket
@@ -187,6 +262,8 @@ class TicketDetail:
     messages: list[dict[str, Any]]
     messages_withheld_reason: str | None
     screening: list[ScreeningProgram]
+    texts: list[SmsView] = field(default_factory=list)
+    sms_opted_out_at: datetime | None = None
 
 
 def _actor_name(user_name: str | None, token_name: str | None) -> str:
@@ -220,8 +297,9 @@ def _status_history(session: Session, ticket_id: int) -> list[StatusHistoryEntry
 
 def _notes(session: Session, ticket_id: int) -> list[NoteView]:
     rows = session.execute(
-        select(TicketNote, StaffUser.display_name)
+        select(TicketNote, StaffUser.display_name, ApiToken.name)
         .outerjoin(StaffUser, StaffUser.id == TicketNote.user_id)
+        .outerjoin(ApiToken, ApiToken.id == TicketNote.api_token_id)
         .where(TicketNote.ticket_id == ticket_id)
         .order_by(TicketNote.created_at.desc(), TicketNote.id.desc())
     ).all()
@@ -229,11 +307,56 @@ def _notes(session: Session, ticket_id: int) -> list[NoteView]:
         NoteView(
             id=note.id,
             body=note.body,
-            author=author or SYSTEM_DISPLAY_NAME,
+            author=_actor_name(user_name, token_name),
             created_at=note.created_at,
         )
-        for note, author in rows
+        for note, user_name, token_name in rows
     ]
+
+
+def _sms_problem(row: OutboxMessage) -> str | None:
+    if row.status == "failed":
+        if row.last_error == OPTED_OUT_ERROR:
+            return "the member's number opted out of texts (STOP)"
+        return f"Twilio did not take it ({row.last_error or 'no reason given'})"
+    if row.status == "pending" and row.attempts and row.last_error:
+        return f"an earlier attempt failed ({row.last_error}); it will be retried"
+    if row.delivery_status in ("undelivered", "failed") and row.last_error:
+        return row.last_error
+    return None
+
+
+def _texts(session: Session, ticket_id: int) -> list[SmsView]:
+    rows = session.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.ticket_id == ticket_id)
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        .limit(MAX_TEXTS)
+    ).scalars()
+    return [
+        SmsView(
+            kind=row.kind,
+            kind_label=SMS_KIND_LABELS.get(row.kind, row.kind.replace("_", " ")),
+            status=row.status,
+            status_label=SMS_STATUS_LABELS.get(row.status, row.status),
+            problem=_sms_problem(row),
+            delivery_status=row.delivery_status,
+            body=row.body,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+        )
+        for row in rows
+    ]
+
+
+def _opted_out_at(session: Session, row: TicketRow) -> datetime | None:
+    # A pseudonymised ticket's phone is a placeholder shared by many tickets.
+    if row.pseudonymised_at is not None or not row.phone:
+        return None
+    opt_out = session.get(SmsOptOut, row.phone)
+    if opt_out is None or opt_out.opted_in_at is not None:
+        return None
+    return opt_out.opted_out_at
 
 
 def _earlier_tickets(session: Session, row: TicketRow) -> list[EarlierTicket]:
@@ -272,14 +395,22 @@ def _messages(session: Session, conversation_id: str) -> list[dict[str, Any]]:
         .limit(MAX_MESSAGES)
     ).all()
     messages = []
+    last_buttons: list[dict] = []
     for type_name, timestamp, data in rows:
         try:
-            text = (json.loads(data or "{}") or {}).get("text")
+            event = json.loads(data or "{}") or {}
+            text = event.get("text")
         except (ValueError, AttributeError):
             logger.warning("Skipped a tracker event whose data is not a JSON object")
             continue
+        if type_name == "bot":
+            buttons = (event.get("data") or {}).get("buttons") or []
+            if text or buttons:
+                last_buttons = buttons if isinstance(buttons, list) else []
         if not text:
             continue
+        if type_name == "user":
+            text = shown_user_text(str(text), last_buttons)
         messages.append(
             {
                 "sender": "member" if type_name == "user" else "assistant",
@@ -386,4 +517,6 @@ def load_ticket_detail(session: Session, reference: str) -> TicketDetail | None:
         messages=messages,
         messages_withheld_reason=withheld,
         screening=screening,
+        texts=_texts(session, row.id),
+        sms_opted_out_at=_opted_out_at(session, row),
     )

@@ -4,7 +4,8 @@ Every filter is an indexed equality or range, so that the count and page
 queries stay fast with 100,000 tickets. Status and due time use
 `ix_tickets_status_due_at`, and the assignee `ix_tickets_assignee_id_due_at`.
 The service filter is a semi-join on `ticket_services`, and a search matches
-the reference, phone or member id exactly. Only the rows of one page are
+the reference, phone or member id exactly (member ids ignoring case and the
+spaces or dashes typed inside them). Only the rows of one page are
 loaded, and `iter_queue` streams every match in keyset batches for the CSV
 export.
 """
@@ -21,6 +22,7 @@ from typing import Any, Iterator, Mapping
 from sqlalchemy import and_, case, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from bot.answers import LANGUAGE_NAMES, NATIVE_LANGUAGE_NAMES, parse_member_id
 from bot.eligibility import SERVICES
 from bot.models import TICKET_STATUSES, StaffUser, Ticket, TicketService, utcnow
 from bot.reference import normalize_reference
@@ -36,6 +38,13 @@ SERVICE_FILTERS = (ECM, COMMUNITY_SUPPORTS) + tuple(SERVICES)
 UNASSIGNED = "none"
 SORTS = ("due", "-due", "created", "-created")
 MAX_PER_PAGE = 100
+# Far beyond any real queue; a larger number overflows the databases' OFFSET.
+MAX_PAGE = 1_000_000
+# The codes the hand-off form stores: what `bot.answers.parse_language`
+# returns, and `other` (see `actions/handoff.py`).
+LANGUAGES = tuple(
+    sorted(set(LANGUAGE_NAMES.values()) | set(NATIVE_LANGUAGE_NAMES.values()))
+) + ("other",)
 SEARCH_MAX_LENGTH = 64
 LANGUAGE_MAX_LENGTH = 16
 _TRUE = ("1", "true", "yes", "on")
@@ -50,16 +59,17 @@ class QueueFilters:
 
     Attributes:
         status: One status, or `open` for every status but `closed`.
-        language: A preferred language exactly as stored, such as `es`.
+        language: A preferred language code as the hand-off stores it, such
+            as `es` (see `LANGUAGES`).
         service: A service key from `bot.eligibility.SERVICES`, `ecm`, or
             `community_supports` for any service other than ECM.
         assignee: A staff user id, or `none` for unassigned tickets.
         overdue: Only tickets past their due time and not closed.
         search: A reference code as typed, a phone number (E.164 or ten US
-            digits) or a member id; matched exactly.
+            digits) or a member id; matched exactly, member ids in any case.
         sort: `due`, `-due`, `created` or `-created`; a leading minus sorts
             newest or latest first, and tickets without a due time come last.
-        page: Page number, from 1.
+        page: Page number, from 1 to 1,000,000.
         per_page: Rows per page, 1 to 100.
     """
 
@@ -97,12 +107,19 @@ class QueueFilters:
             raise ValueError(
                 f"language must be at most {LANGUAGE_MAX_LENGTH} characters"
             )
+        if self.language is not None and self.language not in LANGUAGES:
+            raise ValueError(
+                f"language {self.language!r} is not a known language code; use "
+                f"one of {', '.join(LANGUAGES)}"
+            )
         if self.search is not None and len(self.search) > SEARCH_MAX_LENGTH:
             raise ValueError(f"search must be at most {SEARCH_MAX_LENGTH} characters")
         if self.sort not in SORTS:
             raise ValueError(f"sort {self.sort!r} is invalid; use one of {SORTS}")
-        if self.page < 1:
-            raise ValueError(f"page must be 1 or more, got {self.page}")
+        if not 1 <= self.page <= MAX_PAGE:
+            raise ValueError(
+                f"page must be a whole number from 1 to {MAX_PAGE}, got {self.page}"
+            )
         if not 1 <= self.per_page <= MAX_PER_PAGE:
             raise ValueError(
                 f"per_page must be between 1 and {MAX_PER_PAGE}, got {self.per_page}"
@@ -167,10 +184,13 @@ def _parse_flag(name: str, value: str | None) -> bool:
 def _parse_int(name: str, value: str | None, default: int) -> int:
     if value is None:
         return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name} {value!r} is invalid; use a whole number") from None
+    # Digits only, and few of them: int() accepts "1_000" and "٣", and a
+    # thousand-digit number costs time to convert.
+    if not value.isascii() or not value.isdigit() or len(value) > 12:
+        raise ValueError(
+            f"{name} {value[:20]!r} is invalid; use a whole number such as 1"
+        )
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -241,7 +261,16 @@ def _search_condition(search: str) -> Any:
     SQLite estimated `member_id = ?` as matching every row and scanned the
     whole table.
     """
-    lookups = [select(Ticket.id).where(Ticket.member_id == search)]
+    # The hand-off stores member ids as `parse_member_id` returns them, in
+    # upper case, so the search is normalised the same way. IN keeps the
+    # comparison on `ix_tickets_member_id`.
+    # NOTE: a member id stored in mixed case by another path is found only
+    # when typed exactly, in upper case or in lower case.
+    member_ids = {search, search.upper(), search.lower()}
+    normalized = parse_member_id(search)
+    if normalized is not None:
+        member_ids.add(normalized)
+    lookups = [select(Ticket.id).where(Ticket.member_id.in_(sorted(member_ids)))]
     reference = normalize_reference(search)
     if reference is not None:
         lookups.append(select(Ticket.id).where(Ticket.reference == reference))

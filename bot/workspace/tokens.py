@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.models import ApiToken, utcnow
+from bot.workspace.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def create_token(session: Session, name: str) -> tuple[ApiToken, str]:
     Raises:
         ValueError: `name` is empty or longer than 100 characters.
     """
-    name = (name or "").strip()
+    name = clean_text(name or "").replace("\n", " ").strip()
     if not name or len(name) > NAME_MAX_LENGTH:
         raise ValueError(
             f"token name must be 1 to {NAME_MAX_LENGTH} characters, got {len(name)}"

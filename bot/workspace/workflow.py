@@ -22,12 +22,17 @@ closed               new (reopen)
 ==================== ==================================================
 
 Closing needs a reason from `bot.models.CLOSE_REASONS`, and no other status
-takes one. Only supervisors may reopen a ticket, but the web layer enforces
-that rule, not this module.
+takes one. Only supervisors and admins may reopen a ticket: the web layer
+checks the role and the API rejects reopening for every token, but this
+module does not check it.
 
 Every change names the ticket version it read. The UPDATE repeats that
 version in its WHERE clause, so when two people save at once exactly one
 change wins and the other gets `StaleTicketError`.
+
+Rejected values raise a `WorkflowValueError` subclass whose message is a
+plain sentence for the coordinator and whose `field` names the form or API
+field at fault.
 
 Functions work in the caller's session and transaction and commit nothing.
 """
@@ -57,6 +62,7 @@ from bot.reference import normalize_reference
 from bot.sms import render_sms, sms_language
 from bot.workspace import audit
 from bot.workspace.audit import Actor
+from bot.workspace.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -110,12 +116,55 @@ class StaleTicketError(RuntimeError):
         self.current_version = current_version
 
 
-class InvalidTransitionError(ValueError):
+class WorkflowValueError(ValueError):
+    """A value that the workflow rejects, with the form or API field at fault.
+
+    Attributes:
+        field: The field to name, such as `status` or `status_date`.
+    """
+
+    field = "status"
+
+
+class InvalidTransitionError(WorkflowValueError):
     """The workflow does not allow the requested status after the current one."""
 
+    field = "status"
 
-class CloseReasonRequiredError(ValueError):
+
+class CloseReasonRequiredError(WorkflowValueError):
     """A close reason is missing or invalid when closing, or set for another status."""
+
+    field = "close_reason"
+
+
+class InvalidStatusDateError(WorkflowValueError):
+    """The status date is in the future or before the ticket was created."""
+
+    field = "status_date"
+
+
+class InvalidNoteError(WorkflowValueError):
+    """A note is empty or too long once cleaned."""
+
+    field = "note"
+
+
+class InvalidAssigneeError(WorkflowValueError):
+    """The assignee is not an active staff user."""
+
+    field = "assignee"
+
+
+def _words(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def _word_list(values: tuple[str, ...] | list[str]) -> str:
+    words = [_words(value) for value in values]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def get_ticket(session: Session, reference: str) -> Ticket:
@@ -171,23 +220,30 @@ def check_transition(
     """
     if to_status not in TICKET_STATUSES:
         raise InvalidTransitionError(
-            f"Unknown status {to_status!r}; use one of {TICKET_STATUSES}"
+            f"The status {to_status!r} does not exist. Choose one of: "
+            f"{_word_list(TICKET_STATUSES)}."
         )
     allowed = ALLOWED_TRANSITIONS.get(from_status, ())
     if to_status not in allowed:
         raise InvalidTransitionError(
-            f"A ticket cannot move from {from_status!r} to {to_status!r}; "
-            f"allowed: {allowed}"
+            f"A ticket that is {_words(from_status)} cannot move to "
+            f"{_words(to_status)}. Choose one of: {_word_list(allowed)}."
         )
     if to_status == CLOSED:
+        if not close_reason:
+            raise CloseReasonRequiredError(
+                "Choose a close reason to close the ticket: "
+                f"{_word_list(CLOSE_REASONS)}."
+            )
         if close_reason not in CLOSE_REASONS:
             raise CloseReasonRequiredError(
-                f"Closing a ticket needs a close reason, one of {CLOSE_REASONS}; "
-                f"got {close_reason!r}"
+                f"The close reason {close_reason!r} does not exist. Choose one "
+                f"of: {_word_list(CLOSE_REASONS)}."
             )
     elif close_reason is not None:
         raise CloseReasonRequiredError(
-            f"A close reason is only allowed when closing, not for {to_status!r}"
+            "A close reason is only for closing a ticket. Leave it empty to "
+            f"move the ticket to {_words(to_status)}."
         )
 
 
@@ -219,7 +275,8 @@ def change_status(
         expected_version: The ticket version the caller read.
         actor: Who makes the change.
         status_date: The day the status took effect (default: today in the
-            workspace time zone); it cannot be in the future.
+            workspace time zone). It cannot be in the future, nor before the
+            day the ticket was created.
         close_reason: Required when `to_status` is `closed`, else None.
         now: Time of the change (default: now).
 
@@ -231,7 +288,8 @@ def change_status(
         StaleTicketError: The ticket is no longer at `expected_version`.
         InvalidTransitionError: The workflow does not allow the move.
         CloseReasonRequiredError: The close reason breaks the rules above.
-        ValueError: `status_date` is in the future.
+        InvalidStatusDateError: `status_date` is in the future, or before the
+            day the ticket was created in the workspace time zone.
     """
     now = now or utcnow()
     calendar = load_calendar()
@@ -242,9 +300,15 @@ def change_status(
     today = calendar.local_date(now)
     status_date = status_date or today
     if status_date > today:
-        raise ValueError(
-            f"status_date {status_date.isoformat()} is in the future; today is "
-            f"{today.isoformat()} in {calendar.timezone.key}"
+        raise InvalidStatusDateError(
+            f"The status date {status_date.isoformat()} is in the future. Enter "
+            f"today ({today.isoformat()}) or an earlier day."
+        )
+    created = calendar.local_date(ticket.created_at)
+    if status_date < created:
+        raise InvalidStatusDateError(
+            f"The status date {status_date.isoformat()} is before the ticket was "
+            f"created on {created.isoformat()}. Enter that day or a later one."
         )
 
     from_status = ticket.status
@@ -365,7 +429,7 @@ def assign(
     Raises:
         TicketNotFoundError: No ticket has this reference code.
         StaleTicketError: The ticket is no longer at `expected_version`.
-        ValueError: `assignee_id` is not an active staff user.
+        InvalidAssigneeError: `assignee_id` is not an active staff user.
     """
     now = now or utcnow()
     ticket = get_ticket(session, reference)
@@ -373,8 +437,9 @@ def assign(
     if assignee_id is not None:
         user = session.get(StaffUser, assignee_id)
         if user is None or not user.active:
-            raise ValueError(
-                f"Assignee {assignee_id} is not an active staff user; pick another"
+            raise InvalidAssigneeError(
+                f"Staff user {assignee_id} is not an active staff user. Choose "
+                "another person."
             )
 
     previous = ticket.assignee_id
@@ -418,7 +483,8 @@ def add_note(
     Args:
         session: The caller's open session; nothing is committed here.
         reference: The ticket's reference code as typed.
-        body: The note text; surrounding whitespace is removed.
+        body: The note text. Control characters other than newline and tab,
+            bidi overrides and surrounding whitespace are removed.
         actor: Who writes the note.
         now: Time of the note (default: now).
 
@@ -427,17 +493,23 @@ def add_note(
 
     Raises:
         TicketNotFoundError: No ticket has this reference code.
-        ValueError: The text is empty or longer than 5000 characters.
+        InvalidNoteError: The cleaned text is empty or longer than 5000
+            characters.
     """
     now = now or utcnow()
-    text = (body or "").strip()
+    text = clean_text(body or "").strip()
     if not 1 <= len(text) <= NOTE_MAX_LENGTH:
-        raise ValueError(
-            f"A note must have 1 to {NOTE_MAX_LENGTH} characters; it has {len(text)}"
+        raise InvalidNoteError(
+            f"A note must have 1 to {NOTE_MAX_LENGTH} characters; this one has "
+            f"{len(text)}. Write or shorten the note and save it again."
         )
     ticket = get_ticket(session, reference)
     note = TicketNote(
-        ticket_id=ticket.id, user_id=actor.user_id, body=text, created_at=now
+        ticket_id=ticket.id,
+        user_id=actor.user_id,
+        api_token_id=actor.api_token_id,
+        body=text,
+        created_at=now,
     )
     session.add(note)
     session.flush()
