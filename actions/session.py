@@ -29,12 +29,30 @@ CARRIED_SLOTS = (
 )
 
 
+LANGUAGES = ("en", "es")
+
+
+def page_language(tracker: Tracker) -> str | None:
+    """Return the language that the message starting the session names, if any.
+
+    Rasa puts the metadata of the message that starts a session in the slot
+    `session_started_metadata`. The web chat sends the page's language
+    (`data-lang` of the widget) there as `language`.
+    """
+    metadata = tracker.get_slot("session_started_metadata")
+    if not isinstance(metadata, dict):
+        return None
+    language = metadata.get("language")
+    return language if language in LANGUAGES else None
+
+
 class ActionSessionStart(Action):
     """Start a session: language, contacts, and work the member left unfinished.
 
-    A member who comes back after the session expired (see `session_config`
-    in the domain) is offered to continue an unfinished screening or hand-off,
-    or to start over.
+    The session's language is the page's language when the message names one,
+    else the language of the member's previous session. A member who comes
+    back after the session expired (see `session_config` in the domain) is
+    offered to continue an unfinished screening or hand-off, or to start over.
     """
 
     def name(self) -> str:
@@ -43,7 +61,7 @@ class ActionSessionStart(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        language = language_of(tracker)
+        language = page_language(tracker) or language_of(tracker)
         events: list[EventType] = [SessionStarted(), SlotSet("language", language)]
         events.extend(
             SlotSet(name, value) for name, value in contact_slots(language).items()

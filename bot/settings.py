@@ -113,8 +113,9 @@ class Settings:
     # Optional signed notice of each new ticket to HPSM's systems.
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    # Hours a web chat session id stays valid after it was issued.
-    webchat_session_hours: int = 24
+    # Hours a web chat session id stays valid after the member's last reload
+    # or reconnection, when the server issues a fresh one.
+    webchat_session_hours: int = 2
 
     @property
     def twilio_configured(self) -> bool:
@@ -188,7 +189,7 @@ def load_settings(environ: dict | None = None) -> Settings:
         ),
         webhook_url=env.get("WEBHOOK_URL") or None,
         webhook_secret=env.get("WEBHOOK_SECRET") or None,
-        webchat_session_hours=_positive_int(env, "WEBCHAT_SESSION_HOURS", 24),
+        webchat_session_hours=_positive_int(env, "WEBCHAT_SESSION_HOURS", 2),
     )
 
 

@@ -1,6 +1,8 @@
 import pytest
 
 from bot.sessions import (
+    REST_PURPOSE,
+    WEBCHAT_PURPOSE,
     InvalidSession,
     issue_session_token,
     sms_conversation_id,
@@ -66,3 +68,51 @@ def test_sms_pseudonym_hides_number_and_is_stable():
     assert "6505551234" not in first
     assert first != sms_conversation_id(SECRET, "+16505551235")
     assert first != sms_conversation_id("other", "+16505551234")
+
+
+def test_webchat_token_rejected_for_rest():
+    token = issue_session_token(SECRET, purpose=WEBCHAT_PURPOSE)
+    assert verify_session_token(SECRET, token, purpose=WEBCHAT_PURPOSE)
+    with pytest.raises(InvalidSession, match="signature"):
+        verify_session_token(SECRET, token)
+    with pytest.raises(InvalidSession, match="signature"):
+        verify_session_token(SECRET, token, purpose=REST_PURPOSE)
+
+
+def test_rest_token_rejected_for_webchat():
+    token = issue_session_token(SECRET)
+    assert verify_session_token(SECRET, token, purpose=REST_PURPOSE)
+    with pytest.raises(InvalidSession, match="signature"):
+        verify_session_token(SECRET, token, purpose=WEBCHAT_PURPOSE)
+
+
+def test_fresh_token_keeps_conversation():
+    old = issue_session_token(SECRET, ttl_seconds=60, now=1_000, purpose=WEBCHAT_PURPOSE)
+    conversation_id = verify_session_token(
+        SECRET, old, now=1_010, purpose=WEBCHAT_PURPOSE
+    )
+    fresh = issue_session_token(
+        SECRET,
+        ttl_seconds=60,
+        now=1_050,
+        purpose=WEBCHAT_PURPOSE,
+        conversation_id=conversation_id,
+    )
+    assert fresh != old
+    assert (
+        verify_session_token(SECRET, fresh, now=1_100, purpose=WEBCHAT_PURPOSE)
+        == conversation_id
+    )
+    with pytest.raises(InvalidSession, match="expired"):
+        verify_session_token(SECRET, old, now=1_100, purpose=WEBCHAT_PURPOSE)
+
+
+@pytest.mark.parametrize("conversation_id", ["sms-abc", "web-a.b", "default"])
+def test_fresh_token_for_non_web_id_raises(conversation_id):
+    with pytest.raises(ValueError, match="not a web conversation id"):
+        issue_session_token(SECRET, conversation_id=conversation_id)
+
+
+def test_unknown_purpose_raises():
+    with pytest.raises(ValueError, match="unknown token purpose"):
+        issue_session_token(SECRET, purpose="sms")

@@ -8,9 +8,13 @@ server serves; the widget talks to the Rasa server over a real socket. Set
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import socket
+import threading
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.models import Ticket
+from bot.rasa_ext.socketio_channel import RATE_LIMIT_MESSAGES
 from tests.assistant import HOMELESS_ADULT_REPLIES, PROJECT_ROOT, REFERENCE_PATTERN
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.webchat_support import start_webchat_assistant, stop_webchat_assistant
@@ -46,6 +51,10 @@ LOG = ".hpsm-chat-log"
 BOT_TEXT = ".hpsm-chat-bot .hpsm-chat-text"
 USER_TEXT = ".hpsm-chat-user .hpsm-chat-text"
 QUICK_REPLY = ".hpsm-chat-quick-reply"
+UNREACHABLE = ".hpsm-chat-unreachable"
+CONFIRM = ".hpsm-chat-confirm"
+NOT_SENT = ".hpsm-chat-not-sent"
+SEND_AGAIN = ".hpsm-chat-send-again"
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +202,9 @@ def test_handoff_shows_reference_code(assistant, page):
     final, _ = answer_form(assistant, page, HANDOFF_REPLIES, "handoff_form")
     references = REFERENCE_PATTERN.findall(" ".join(final))
     assert len(set(references)) == 1, final
+    code = page.locator(".hpsm-chat-bot .hpsm-chat-nowrap", has_text=references[0])
+    expect(code.last).to_be_visible()
+    assert code.last.evaluate("el => getComputedStyle(el).whiteSpace") == "nowrap"
 
     engine = create_engine(assistant.env["DATABASE_URL"], future=True)
     with Session(engine) as session:
@@ -309,9 +321,12 @@ def test_unreachable_server_shows_phone_in_spanish(assistant, page):
     launcher = page.locator(LAUNCHER)
     expect(launcher).to_have_text("Chatee con nosotros")
     launcher.click()
-    unreachable = page.locator(".hpsm-chat-unreachable")
+    unreachable = page.locator(UNREACHABLE)
     expect(unreachable).to_contain_text("1-800-750-4776", timeout=30_000)
-    expect(unreachable.locator("a[href='tel:18007504776']")).to_be_visible()
+    phone = unreachable.locator("a[href='tel:18007504776']")
+    expect(phone).to_be_visible()
+    assert phone.evaluate("el => getComputedStyle(el).whiteSpace") == "nowrap"
+    assert ".." not in unreachable.inner_text()
 
 
 @pytest.mark.skipif(
@@ -338,3 +353,223 @@ def test_save_screenshots(assistant, browser, name, viewport):
     finally:
         context.close()
     assert Path(path).stat().st_size > 0
+
+
+def _wait_for_count(page: Page, counter: list, target: int, limit_ms: int) -> None:
+    """Wait in steps of 200 ms until `counter` contains `target` items or more."""
+    for _ in range(limit_ms // 200):
+        if len(counter) >= target:
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"only {len(counter)} of {target} events came")
+
+
+@contextmanager
+def _static_page(html: str):
+    """Serve `html` at every path of a loopback port; yield the base URL."""
+    body = html.encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_refused_origin_keeps_phone_notice(assistant, page):
+    # The demo page on a loopback origin that ALLOWED_ORIGINS does not list,
+    # from a real server: Chromium does not let a page that Playwright
+    # fulfils load the widget from a loopback address.
+    with urllib.request.urlopen(assistant.web_url + "/demo", timeout=30) as reply:
+        html = reply.read().decode()
+    with _static_page(html) as refused_origin:
+        _check_refused_origin(page, refused_origin + "/demo")
+
+
+def _check_refused_origin(page: Page, url: str) -> None:
+    attempts: list[str] = []
+    page.on(
+        "request",
+        lambda request: attempts.append(request.url)
+        if "/socket.io/" in request.url
+        else None,
+    )
+    page.on("websocket", lambda ws: attempts.append(ws.url))
+
+    page.goto(url)
+    page.click(LAUNCHER)
+    unreachable = page.locator(UNREACHABLE)
+    expect(unreachable).to_contain_text("1-800-750-4776", timeout=30_000)
+    expect(page.locator(".hpsm-chat-status-text")).to_have_text("Connecting…")
+    assert ".." not in unreachable.inner_text()
+
+    # The client keeps retrying; the notice stays through later attempts.
+    _wait_for_count(page, attempts, len(attempts) + 3, 60_000)
+    expect(unreachable).to_be_visible()
+    expect(unreachable).to_contain_text("1-800-750-4776")
+
+
+def test_spanish_demo_page_replies_in_spanish(assistant, page):
+    open_chat(page, assistant.web_url + "/demo/es")
+    expect(page.locator(LAUNCHER)).to_have_text("Chatee con nosotros")
+    assert page.evaluate("document.documentElement.lang") == "es"
+    replies = say(page, "hola")
+    assert replies
+    assert replies[0].startswith("¡Hola!"), replies
+
+
+def test_demo_pages_load_without_errors(assistant, page):
+    failures: list[str] = []
+    page.on(
+        "response",
+        lambda response: failures.append(f"{response.status} {response.url}")
+        if response.status >= 400
+        else None,
+    )
+    page.on(
+        "console",
+        lambda message: failures.append(message.text)
+        if message.type == "error"
+        else None,
+    )
+    for path in ("/demo", "/demo/other", "/demo/es"):
+        open_chat(page, assistant.web_url + path)
+    icon = page.request.get(assistant.web_url + "/favicon.ico")
+    assert icon.status == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    linked = page.locator("link[rel=icon]").get_attribute("href")
+    assert page.request.get(assistant.web_url + linked).status == 200
+    assert failures == []
+
+
+def test_unsent_message_kept_and_resent_once(assistant, page):
+    # Between the widget and the Rasa server: "drop" swallows the next
+    # user_uttered and closes the socket; "deliver" passes it on, then closes.
+    plan: list[str] = []
+
+    def relay(ws) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(message) -> None:
+            if isinstance(message, str) and "user_uttered" in message and plan:
+                action = plan.pop(0)
+                if action == "deliver":
+                    server.send(message)
+                server.close()
+                ws.close()
+                return
+            server.send(message)
+
+        ws.on_message(from_page)
+
+    page.route_web_socket(re.compile(r"/socket\.io/"), relay)
+    open_chat(page, assistant.web_url + "/demo")
+    say(page, "hello")
+
+    for action, text in (("drop", "are you there?"), ("deliver", "what is ECM?")):
+        plan.append(action)
+        page.fill(INPUT, text)
+        page.press(INPUT, "Enter")
+        message = page.locator(".hpsm-chat-user", has_text=text)
+        # After the reconnection the message is still on screen, answered from
+        # the history, or marked "not sent" with a button to send it again.
+        expect(page.locator(".hpsm-chat-status")).to_be_hidden(timeout=60_000)
+        expect(message).to_have_count(1)
+        if action == "drop":
+            expect(message.locator(SEND_AGAIN)).to_be_visible()
+        if message.locator(SEND_AGAIN).count():
+            before = page.locator(BOT_TEXT).count()
+            message.locator(SEND_AGAIN).click()
+            expect(message.locator(SEND_AGAIN)).to_have_count(0, timeout=60_000)
+            if action == "drop":
+                wait_for_turn(page, before)
+
+    conversation = session_token(page).split(".")[0]
+    for text in ("are you there?", "what is ECM?"):
+        for _ in range(100):
+            tracker = assistant.tracker(conversation)
+            texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
+            if text in texts:
+                break
+            page.wait_for_timeout(200)
+        assert texts.count(text) == 1, texts
+
+    # With the plan empty, the relay passes every message on.
+    page.reload()
+    open_chat(page, assistant.web_url + "/demo")
+    for text in ("are you there?", "what is ECM?"):
+        expect(page.locator(USER_TEXT, has_text=text)).to_have_count(1)
+    assert page.locator(NOT_SENT).count() == 0
+
+
+def test_flood_shows_rate_limit_notice(assistant, page):
+    open_chat(page, assistant.web_url + "/demo")
+    flood = RATE_LIMIT_MESSAGES + 5
+    page.evaluate(
+        """(count) => {
+            const form = document.querySelector(".hpsm-chat-form");
+            const input = document.querySelector(".hpsm-chat-input");
+            for (let i = 0; i < count; i++) {
+                input.value = "hi " + i;
+                form.requestSubmit();
+            }
+        }""",
+        flood,
+    )
+    notice = page.locator(".hpsm-chat-notice", has_text="faster than the chat accepts")
+    expect(notice).to_have_count(1, timeout=TURN_TIMEOUT_MS)
+    expect(page.locator(NOT_SENT)).to_have_count(5, timeout=TURN_TIMEOUT_MS)
+    expect(page.locator(USER_TEXT)).to_have_count(flood)
+
+
+def test_start_over_and_end_chat_ask_first(assistant, page):
+    open_chat(page, assistant.web_url + "/demo")
+    say(page, "what is ECM?")
+    first_token = session_token(page)
+    start_over = page.locator(".hpsm-chat-header-button", has_text="Start over")
+
+    # Escape cancels the question and returns focus; the chat stays.
+    start_over.click()
+    confirm = page.locator(CONFIRM)
+    expect(confirm).to_be_visible()
+    expect(confirm.locator("button").first).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(confirm).to_be_hidden()
+    expect(page.locator(DIALOG)).to_be_visible()
+    expect(start_over).to_be_focused()
+    expect(page.locator(USER_TEXT)).to_have_count(1)
+
+    # Enter on the focused "Start over" confirms.
+    page.keyboard.press("Enter")
+    expect(confirm.locator("button").first).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator(USER_TEXT)).to_have_count(0)
+    page.wait_for_function(
+        "(old) => { const t = localStorage.getItem('hpsm-webchat-session');"
+        " return t && t !== old; }",
+        arg=first_token,
+    )
+
+    say(page, "what is ECM?")
+    page.click(".hpsm-chat-close")
+    expect(confirm).to_contain_text("Close the chat window?")
+    confirm.locator("button", has_text="End chat and clear this device").click()
+    expect(page.locator(DIALOG)).to_be_hidden()
+    expect(page.locator(LAUNCHER)).to_be_focused()
+    page.reload()
+    open_chat(page, assistant.web_url + "/demo")
+    expect(page.locator(USER_TEXT)).to_have_count(0)

@@ -14,8 +14,10 @@ import pytest
 import socketio
 
 from bot.rasa_ext.channels import MAX_MESSAGE_CHARS
-from bot.rasa_ext.socketio_channel import issue_webchat_token, verify_webchat_token
-from bot.sessions import InvalidSession, issue_session_token
+from bot.rasa_ext.socketio_channel import RATE_LIMIT_MESSAGES, RateLimiter
+from bot.rasa_ext.socketio_channel import RecentMessageIds, issue_webchat_token
+from bot.rasa_ext.socketio_channel import verify_webchat_token
+from bot.sessions import WEBCHAT_PURPOSE, InvalidSession, issue_session_token
 from bot.settings import load_settings
 from tests.webchat_support import ChatClient, buttons_of, start_webchat_assistant
 from tests.webchat_support import stop_webchat_assistant
@@ -87,9 +89,42 @@ def test_webchat_token_expires(settings):
 
 
 def test_webchat_token_longer_than_session_rejected(settings):
-    rest_token = issue_session_token(settings.app_secret, ttl_seconds=7 * 24 * 3600)
+    long_token = issue_session_token(
+        settings.app_secret, ttl_seconds=7 * 24 * 3600, purpose=WEBCHAT_PURPOSE
+    )
     with pytest.raises(InvalidSession, match="outlives"):
+        verify_webchat_token(settings, long_token)
+
+
+def test_rest_token_rejected_by_webchat(settings):
+    rest_token = issue_session_token(settings.app_secret, ttl_seconds=3600)
+    with pytest.raises(InvalidSession, match="signature"):
         verify_webchat_token(settings, rest_token)
+
+
+def test_rate_limiter_window_slides():
+    limiter = RateLimiter(max_messages=3, window_seconds=10)
+    assert [limiter.allow("a", now=t) for t in (0, 1, 2, 3)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert limiter.allow("b", now=3), "one session's flood limits another"
+    assert limiter.allow("a", now=10.5)
+    assert not limiter.allow("a", now=10.6)
+
+
+def test_recent_message_ids_detect_repeat():
+    recent = RecentMessageIds(per_conversation=2, max_conversations=2)
+    assert recent.add("web-a", "m1")
+    assert not recent.add("web-a", "m1")
+    assert recent.add("web-b", "m1")
+    recent.discard("web-a", "m1")
+    assert recent.add("web-a", "m1")
+    recent.add("web-a", "m2")
+    recent.add("web-a", "m3")
+    assert recent.add("web-a", "m1"), "the oldest id was not dropped"
 
 
 def test_webchat_token_other_secret_rejected(settings):
@@ -296,7 +331,7 @@ async def test_history_restored_after_reconnect(assistant, clients):
 
     second = await clients()
     restored, history = await second.request_session(token)
-    assert restored == token
+    assert _conversation_id(restored) == _conversation_id(token)
     user_texts = [m["text"] for m in history if m["role"] == "user"]
     bot_texts = [m["text"] for m in history if m["role"] == "bot"]
     assert user_texts == ["what is ECM?", "hello"]
@@ -318,3 +353,128 @@ async def test_history_shows_chosen_title(assistant, clients):
     _, history = await again.request_session(token)
     user_texts = [m["text"] for m in history if m["role"] == "user"]
     assert user_texts == ["hello", chosen["title"]]
+
+
+@pytest.mark.slow
+async def test_session_request_slides_expiry(assistant, clients):
+    first = await clients()
+    token, _ = await first.request_session()
+    await first.turn("hello")
+    conversation_id = _conversation_id(token)
+    # A token for the same conversation with 10 minutes left.
+    aging = issue_session_token(
+        assistant.app_secret,
+        ttl_seconds=600,
+        purpose=WEBCHAT_PURPOSE,
+        conversation_id=conversation_id,
+    )
+
+    second = await clients()
+    fresh, history = await second.request_session(aging)
+    assert _conversation_id(fresh) == conversation_id
+    assert int(fresh.split(".")[1]) > int(aging.split(".")[1])
+    assert [m["text"] for m in history if m["role"] == "user"] == ["hello"]
+    assert await second.turn("what is ECM?")
+
+
+@pytest.mark.slow
+async def test_webchat_token_refused_by_rest_webhook(assistant, clients):
+    client = await clients()
+    token, _ = await client.request_session()
+    status, body = assistant.post_json(
+        "/webhooks/rest/webhook", {"sender": token, "message": "hello"}
+    )
+    assert status == 403, body
+    assert _user_texts(assistant, token) == []
+
+
+@pytest.mark.slow
+async def test_rest_token_replaced_on_socket(assistant, clients):
+    rest_token = assistant.new_rest_session()
+    client = await clients()
+    token, history = await client.request_session(rest_token)
+    assert _conversation_id(token) != _conversation_id(rest_token)
+    assert history == []
+
+
+@pytest.mark.slow
+async def test_resent_message_id_processed_once(assistant, clients):
+    client = await clients()
+    token, _ = await client.request_session()
+    payload = {"session_id": token, "message": "what is ECM?", "message_id": "m-1"}
+    first = await client.call(payload)
+    assert first == {"message_id": "m-1", "status": "answered"}
+    again = await client.call(payload)
+    assert again == {"message_id": "m-1", "status": "duplicate"}
+    assert _user_texts(assistant, token) == ["what is ECM?"]
+
+    other = await clients()
+    _, history = await other.request_session(token)
+    assert [m.get("message_id") for m in history if m["role"] == "user"] == ["m-1"]
+
+
+@pytest.mark.slow
+async def test_invalid_message_id_rejected(assistant, clients):
+    client = await clients()
+    token, _ = await client.request_session()
+    payload = {"session_id": token, "message": "hello", "message_id": "no spaces"}
+    ack = await client.call(payload)
+    assert ack["status"] == "rejected"
+    error = await client.wait_for("chat_error")
+    assert error["code"] == "invalid_message_id"
+    assert _user_texts(assistant, token) == []
+
+
+@pytest.mark.slow
+async def test_flood_rate_limited(assistant, clients):
+    # NOTE: Each message waits until the server took it (a typing indicator)
+    # or rejected it. The test client polls, and python-engineio rejects a
+    # polling request of more than 16 packets outright. The browser test
+    # floods over the WebSocket.
+    client = await clients()
+    token, _ = await client.request_session()
+    flood = 300
+    start = len(client.events)
+
+    def handled() -> int:
+        typing = client.named("bot_typing", start).count({"typing": True})
+        return typing + len(client.named("chat_error", start))
+
+    for index in range(flood):
+        await client.send(
+            {"session_id": token, "message": f"hi {index}", "message_id": f"f-{index}"}
+        )
+        await asyncio.wait_for(_until(lambda: handled() > index), 30)
+
+    errors = client.named("chat_error", start)
+    assert len(errors) == flood - RATE_LIMIT_MESSAGES
+    assert {error["code"] for error in errors} == {"rate_limited"}
+    assert all(error["message_id"].startswith("f-") for error in errors)
+    await asyncio.wait_for(
+        _until(
+            lambda: client.named("bot_typing", start).count({"typing": False})
+            >= RATE_LIMIT_MESSAGES
+        ),
+        240,
+    )
+    assert len(_user_texts(assistant, token)) == RATE_LIMIT_MESSAGES
+
+
+@pytest.mark.slow
+async def test_page_language_gives_spanish_replies(assistant, clients):
+    client = await clients()
+    token, _ = await client.request_session(language="es")
+    replies = await client.turn("hello")
+    assert replies
+    assert replies[0]["text"].startswith("¡Hola!"), replies[0]["text"]
+    tracker = assistant.tracker(_conversation_id(token))
+    assert tracker["slots"]["language"] == "es"
+
+
+@pytest.mark.slow
+async def test_unknown_page_language_ignored(assistant, clients):
+    client = await clients()
+    await client.request_session(language="fr")
+    replies = await client.turn("hello")
+    assert replies
+    assert replies[0]["text"].startswith("Hi"), replies[0]["text"]

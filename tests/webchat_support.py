@@ -92,16 +92,27 @@ class ChatClient:
             await asyncio.wait_for(self._changed.wait_for(found), timeout)
         return self.named(name, start)[0]
 
-    async def request_session(self, token: str | None = None) -> tuple[str, list[dict]]:
+    async def request_session(
+        self, token: object = None, language: str | None = None
+    ) -> tuple[str, list[dict]]:
         """Send `session_request`; return the confirmed token and the history."""
         start = len(self.events)
-        await self._client.emit("session_request", {"session_id": token})
+        request = {"session_id": token}
+        if language is not None:
+            request["language"] = language
+        await self._client.emit("session_request", request)
         self.token = await self.wait_for("session_confirm", start)
         history = await self.wait_for("history", start)
         return self.token, history["messages"]
 
     async def send(self, payload: dict) -> None:
         await self._client.emit("user_uttered", payload)
+
+    async def call(self, payload: dict) -> Any:
+        """Send `user_uttered` and return the server's acknowledgement."""
+        return await self._client.call(
+            "user_uttered", payload, timeout=EVENT_TIMEOUT_SECONDS
+        )
 
     async def turn(
         self, message: str | None = None, choice: str | None = None

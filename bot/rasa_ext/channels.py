@@ -19,7 +19,7 @@ from sanic.response import HTTPResponse
 
 from bot.rasa_ext.sms_channel import TwilioSmsInput
 from bot.rasa_ext.turns import OnNewMessage, run_turn
-from bot.sessions import InvalidSession, issue_session_token
+from bot.sessions import REST_PURPOSE, InvalidSession, issue_session_token
 from bot.sessions import verify_session_token
 from bot.settings import get_settings
 
@@ -66,7 +66,9 @@ class MemberRestInput(InputChannel):
 
         @blueprint.route("/session", methods=["POST"])
         async def new_session(_: Request) -> HTTPResponse:
-            token = issue_session_token(get_settings().app_secret)
+            token = issue_session_token(
+                get_settings().app_secret, purpose=REST_PURPOSE
+            )
             return response.json({"session_id": token})
 
         @blueprint.route("/webhook", methods=["POST"])
@@ -78,8 +80,10 @@ class MemberRestInput(InputChannel):
             if not isinstance(body, dict):
                 return response.json({"error": "body must be a JSON object"}, 400)
             try:
+                # A web chat token is signed for WEBCHAT_PURPOSE and fails
+                # here, so it cannot skip the socket's origin check and binding.
                 conversation_id = verify_session_token(
-                    get_settings().app_secret, body.get("sender")
+                    get_settings().app_secret, body.get("sender"), purpose=REST_PURPOSE
                 )
             except InvalidSession as error:
                 return response.json(

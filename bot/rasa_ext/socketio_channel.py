@@ -2,34 +2,52 @@
 
 Rasa's own socket.io channel lets the client name its session id and joins
 that room, so anyone who has another member's id would receive their
-replies. This channel issues the id itself (a token signed with `APP_SECRET`
-that expires after `WEBCHAT_SESSION_HOURS`), binds each socket to the id it
-was confirmed, and accepts a message only from a socket bound to the id the
-message names.
+replies. This channel issues the id itself: a token signed with `APP_SECRET` for the
+web chat only, which expires after `WEBCHAT_SESSION_HOURS`. It binds each
+socket to the id it confirmed, and accepts a message only from a socket bound
+to the id the message names. Each accepted `session_request` for a kept id
+confirms a fresh token for the same conversation, so the lifetime slides.
 
 Events, all in the default namespace:
 
 | direction | event | data |
 | --- | --- | --- |
-| client to server | `session_request` | `{"session_id": token or null}` |
+| client to server | `session_request` | `{"session_id": token or null, "language": "en" or "es"?}` |
 | server to client | `session_confirm` | the session token (a string) |
-| server to client | `history` | `{"messages": [{"role", "text", "buttons"?}]}` |
-| client to server | `user_uttered` | `{"session_id": token, "message": text}` or `{"session_id": token, "choice": id}` |
+| server to client | `history` | `{"messages": [{"role", "text", "buttons"?, "message_id"?}]}` |
+| client to server | `user_uttered` | `{"session_id": token, "message": text}` or `{"session_id": token, "choice": id}`, each with an optional `"message_id"` |
+| server to client | acknowledgement of `user_uttered` | `{"message_id": id or null, "status": "answered", "duplicate" or "rejected"}` |
 | server to client | `user_echo` | `{"text": ...}`, to the session's other sockets |
 | server to client | `bot_typing` | `{"typing": true or false}` |
 | server to client | `bot_uttered` | `{"text": ..., "buttons": [{"id", "title"}]?}` |
-| server to client | `chat_error` | `{"code": ..., "message": ...}`; nothing was processed |
+| server to client | `chat_error` | `{"code": ..., "message": ..., "message_id": id or null}`; nothing was processed |
+
+A `message_id` (1 to 64 letters, digits, `-` or `_`, chosen by the client)
+makes a resent message safe: the server answers a message id it has already
+received in that conversation with the status `duplicate` and does not pass
+it to Rasa again. The id is stored in the user message's metadata, and the
+history returns it with the member's messages.
+
+A session may send `RATE_LIMIT_MESSAGES` messages in any
+`RATE_LIMIT_WINDOW_SECONDS`; further messages get `chat_error` with the
+code `rate_limited`.
+
 
 NOTE: With several Rasa replicas, set `REDIS_URL` so that replies reach a
 socket connected to another replica (python-socketio's `AsyncRedisManager`).
 The long-polling transport also needs sticky sessions at the load balancer;
-the WebSocket transport does not.
+the WebSocket transport does not. The rate limit and the set of message ids
+in progress are kept per replica, so a member whose sockets reach several
+replicas gets that many times the limit. A duplicate that reaches another
+replica is still caught once the first turn is stored in the tracker.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections import OrderedDict, deque
 from typing import Any, Dict, Iterable, Optional, Text
 
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput
@@ -40,10 +58,11 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
 from bot import conversations
-from bot.choices import NEUTRAL_SLASH, Choice
+from bot.choices import Choice, shown_user_text
 from bot.rasa_ext.channels import MAX_MESSAGE_CHARS
 from bot.rasa_ext.turns import OnNewMessage, run_turn
-from bot.sessions import InvalidSession, issue_session_token, verify_session_token
+from bot.sessions import WEBCHAT_PURPOSE, InvalidSession, issue_session_token
+from bot.sessions import verify_session_token
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -56,12 +75,36 @@ MAX_PACKET_BYTES = 64 * 1024
 # Tolerance for clock differences between replicas when checking a token's
 # lifetime against WEBCHAT_SESSION_HOURS.
 EXPIRY_SLACK_SECONDS = 60
+# Messages a web chat session may send in any window of this many seconds.
+# It is separate from the SMS limit, and a member typing by hand stays far
+# below it.
+RATE_LIMIT_MESSAGES = 30
+RATE_LIMIT_WINDOW_SECONDS = 60
+# Message ids remembered per conversation in this process, for resends, and
+# the conversations remembered (the least recently active are dropped).
+RECENT_MESSAGE_IDS = 200
+RECENT_CONVERSATIONS = 10_000
+MESSAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LANGUAGES = ("en", "es")
 
 
-def issue_webchat_token(settings: Settings, now: float | None = None) -> str:
-    """Issue a signed session token that expires after `webchat_session_hours`."""
+def issue_webchat_token(
+    settings: Settings, now: float | None = None, conversation_id: str | None = None
+) -> str:
+    """Issue a web chat token that expires after `webchat_session_hours`.
+
+    Args:
+        settings: The settings with `app_secret` and `webchat_session_hours`.
+        now: The issue time as a Unix timestamp; the current time by default.
+        conversation_id: The conversation to issue a fresh token for; a new
+            conversation by default.
+    """
     return issue_session_token(
-        settings.app_secret, ttl_seconds=settings.webchat_session_hours * 3600, now=now
+        settings.app_secret,
+        ttl_seconds=settings.webchat_session_hours * 3600,
+        now=now,
+        purpose=WEBCHAT_PURPOSE,
+        conversation_id=conversation_id,
     )
 
 
@@ -70,16 +113,19 @@ def verify_webchat_token(
 ) -> str:
     """Return the conversation id of a web chat token that is still valid.
 
-    Besides the signature and expiry that `verify_session_token` checks, the
-    token's expiry must lie within `webchat_session_hours` of `now`. A token
-    issued for longer, such as a REST session token, is not accepted here.
+    Besides the signature for `WEBCHAT_PURPOSE` and the expiry that
+    `verify_session_token` checks, the token's expiry must lie within
+    `webchat_session_hours` of `now`, so lowering the setting also shortens
+    tokens issued before. A REST session token is not accepted here.
 
     Raises:
-        InvalidSession: The token is malformed, forged, expired or issued
-            for longer than a web chat session lasts.
+        InvalidSession: The token is malformed, forged, expired, issued for
+            REST or issued for longer than a web chat session lasts.
     """
     now = time.time() if now is None else now
-    conversation_id = verify_session_token(settings.app_secret, token, now=now)
+    conversation_id = verify_session_token(
+        settings.app_secret, token, now=now, purpose=WEBCHAT_PURPOSE
+    )
     expires = int(str(token).split(".")[1])
     max_lifetime = settings.webchat_session_hours * 3600 + EXPIRY_SLACK_SECONDS
     if expires - now > max_lifetime:
@@ -107,17 +153,6 @@ def public_bot_message(message: Dict[Text, Any]) -> Optional[Dict[Text, Any]]:
     return public
 
 
-def _shown_user_text(text: str, last_buttons: list[dict]) -> str:
-    """Return what the member typed or chose, for a stored user message."""
-    if text.startswith("/"):
-        for button in last_buttons:
-            if button.get("payload") == text:
-                return str(button.get("title", ""))
-    if text.startswith(NEUTRAL_SLASH):
-        return "/" + text[len(NEUTRAL_SLASH) :]
-    return text
-
-
 def history_from_events(events: Iterable[Any], offered: list[Choice]) -> list[dict]:
     """Build the widget's history from a tracker's events.
 
@@ -134,9 +169,12 @@ def history_from_events(events: Iterable[Any], offered: list[Choice]) -> list[di
     last_buttons: list[dict] = []
     for event in events:
         if isinstance(event, UserUttered) and event.text:
-            history.append(
-                {"role": "user", "text": _shown_user_text(event.text, last_buttons)}
-            )
+            shown = shown_user_text(event.text, last_buttons)
+            message = {"role": "user", "text": shown}
+            message_id = _message_id_of(event)
+            if message_id:
+                message["message_id"] = message_id
+            history.append(message)
         elif isinstance(event, BotUttered):
             buttons = (event.data or {}).get("buttons") or []
             if event.text or buttons:
@@ -148,6 +186,85 @@ def history_from_events(events: Iterable[Any], offered: list[Choice]) -> list[di
     if offered and last_bot is not None and history[-1] is last_bot:
         last_bot["buttons"] = [{"id": c.id, "title": c.title} for c in offered]
     return history
+
+
+def _message_id_of(event: UserUttered) -> Optional[str]:
+    metadata = event.metadata if isinstance(event.metadata, dict) else {}
+    message_id = metadata.get("message_id")
+    return message_id if isinstance(message_id, str) else None
+
+
+class RateLimiter:
+    """A sliding-window limit on the messages of each session, in memory.
+
+    Args:
+        max_messages: Messages allowed in any window.
+        window_seconds: The window's length in seconds.
+    """
+
+    def __init__(self, max_messages: int, window_seconds: float) -> None:
+        self.max_messages = max_messages
+        self.window_seconds = window_seconds
+        self._sent: Dict[str, deque] = {}
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Count one message for `key`; return False when it is over the limit."""
+        now = time.monotonic() if now is None else now
+        sent = self._sent.setdefault(key, deque())
+        while sent and sent[0] <= now - self.window_seconds:
+            sent.popleft()
+        if len(sent) >= self.max_messages:
+            return False
+        sent.append(now)
+        self._forget_idle(now)
+        return True
+
+    def _forget_idle(self, now: float) -> None:
+        idle = [
+            key
+            for key, sent in self._sent.items()
+            if not sent or sent[-1] <= now - self.window_seconds
+        ]
+        for key in idle:
+            del self._sent[key]
+
+
+class RecentMessageIds:
+    """The message ids each conversation sent lately in this process.
+
+    Args:
+        per_conversation: Ids kept per conversation; the oldest are dropped.
+        max_conversations: Conversations kept; the least recently active are
+            dropped.
+    """
+
+    def __init__(
+        self,
+        per_conversation: int = RECENT_MESSAGE_IDS,
+        max_conversations: int = RECENT_CONVERSATIONS,
+    ) -> None:
+        self.per_conversation = per_conversation
+        self.max_conversations = max_conversations
+        self._ids: OrderedDict[str, OrderedDict] = OrderedDict()
+
+    def add(self, conversation_id: str, message_id: str) -> bool:
+        """Remember `message_id`; return False when it was already known."""
+        ids = self._ids.setdefault(conversation_id, OrderedDict())
+        self._ids.move_to_end(conversation_id)
+        while len(self._ids) > self.max_conversations:
+            self._ids.popitem(last=False)
+        if message_id in ids:
+            return False
+        ids[message_id] = True
+        while len(ids) > self.per_conversation:
+            ids.popitem(last=False)
+        return True
+
+    def discard(self, conversation_id: str, message_id: Optional[str]) -> None:
+        """Forget `message_id`, so that the member may send it again."""
+        ids = self._ids.get(conversation_id)
+        if ids is not None and message_id is not None:
+            ids.pop(message_id, None)
 
 
 class MessageRejected(ValueError):
@@ -221,7 +338,9 @@ class WebChatInput(SocketIOInput):
 
         @sio.on("session_request", namespace=namespace)
         async def session_request(sid: Text, data: Any = None) -> None:
-            token = data.get("session_id") if isinstance(data, dict) else None
+            data = data if isinstance(data, dict) else {}
+            token = data.get("session_id")
+            language = data.get("language")
             conversation_id = None
             if token:
                 try:
@@ -229,14 +348,16 @@ class WebChatInput(SocketIOInput):
                 except InvalidSession as error:
                     logger.info("Replacing a web chat session id: %s", error)
             restored = conversation_id is not None
-            if not restored:
-                token = issue_webchat_token(settings)
-                conversation_id = verify_webchat_token(settings, token)
+            # A kept id gets a fresh token for the same conversation, so the
+            # session lasts WEBCHAT_SESSION_HOURS from the last visit.
+            token = issue_webchat_token(settings, conversation_id=conversation_id)
+            conversation_id = verify_webchat_token(settings, token)
 
             async with sio.session(sid, namespace=namespace) as session:
                 previous = session.get("conversation_id")
                 session["token"] = token
                 session["conversation_id"] = conversation_id
+                session["language"] = language if language in LANGUAGES else None
             if previous and previous != conversation_id:
                 await sio.leave_room(sid, previous, namespace=namespace)
             await sio.enter_room(sid, conversation_id, namespace=namespace)
@@ -263,43 +384,91 @@ class WebChatInput(SocketIOInput):
             offered = await conversations.offered_choices(conversation_id)
             return history_from_events(tracker.events, offered)
 
-        async def refuse(sid: Text, code: str, message: str) -> None:
-            await sio.emit(
-                "chat_error",
-                {"code": code, "message": message},
-                room=sid,
-                namespace=namespace,
+        rate_limiter = RateLimiter(RATE_LIMIT_MESSAGES, RATE_LIMIT_WINDOW_SECONDS)
+        recent_ids = RecentMessageIds()
+
+        async def already_stored(conversation_id: str, message_id: str) -> bool:
+            agent = getattr(getattr(server.get("app"), "ctx", None), "agent", None)
+            if agent is None or agent.tracker_store is None:
+                return False
+            tracker = await agent.tracker_store.retrieve(conversation_id)
+            if tracker is None:
+                return False
+            return any(
+                isinstance(event, UserUttered) and _message_id_of(event) == message_id
+                for event in tracker.events
             )
 
         @sio.on(self.user_message_evt, namespace=namespace)
-        async def handle_message(sid: Text, data: Any = None) -> None:
+        async def handle_message(sid: Text, data: Any = None) -> Dict[Text, Any]:
+            """Run one member turn; the return value is the event's acknowledgement."""
+            message_id = data.get("message_id") if isinstance(data, dict) else None
+            if not isinstance(message_id, str) or not MESSAGE_ID_PATTERN.match(
+                message_id
+            ):
+                message_id = None
+
+            async def refuse(code: str, message: str) -> Dict[Text, Any]:
+                await sio.emit(
+                    "chat_error",
+                    {"code": code, "message": message, "message_id": message_id},
+                    room=sid,
+                    namespace=namespace,
+                )
+                return {"message_id": message_id, "status": "rejected"}
+
             session = await sio.get_session(sid, namespace=namespace)
             bound_token = session.get("token")
             if not isinstance(data, dict) or not bound_token:
-                await refuse(sid, "no_session", "request a session first")
-                return
+                return await refuse("no_session", "request a session first")
             if data.get("session_id") != bound_token:
                 logger.info(
                     "Rejected a web chat message: socket %s is bound to another session",
                     sid,
                 )
-                await refuse(
-                    sid, "session_not_bound", "this socket has another session"
+                return await refuse(
+                    "session_not_bound", "this socket has another session"
                 )
-                return
             try:
                 conversation_id = verify_webchat_token(settings, bound_token)
             except InvalidSession:
-                await refuse(
-                    sid, "session_expired", "the session expired; request a new one"
+                return await refuse(
+                    "session_expired", "the session expired; request a new one"
                 )
-                return
+            if data.get("message_id") is not None and message_id is None:
+                return await refuse(
+                    "invalid_message_id",
+                    "message_id must be 1 to 64 letters, digits, - or _",
+                )
+
+            if message_id is not None and (
+                not recent_ids.add(conversation_id, message_id)
+                or await already_stored(conversation_id, message_id)
+            ):
+                logger.info(
+                    "Ignored a resent web chat message of %s: already received",
+                    conversation_id,
+                )
+                return {"message_id": message_id, "status": "duplicate"}
+            if not rate_limiter.allow(conversation_id):
+                logger.warning(
+                    "Rejected a web chat message of %s: over %d messages in %d s",
+                    conversation_id,
+                    RATE_LIMIT_MESSAGES,
+                    RATE_LIMIT_WINDOW_SECONDS,
+                )
+                recent_ids.discard(conversation_id, message_id)
+                return await refuse(
+                    "rate_limited",
+                    f"over {RATE_LIMIT_MESSAGES} messages in "
+                    f"{RATE_LIMIT_WINDOW_SECONDS} seconds; wait, then send again",
+                )
 
             try:
                 text, shown = await member_text(conversation_id, data)
             except MessageRejected as rejection:
-                await refuse(sid, rejection.code, str(rejection))
-                return
+                recent_ids.discard(conversation_id, message_id)
+                return await refuse(rejection.code, str(rejection))
 
             await sio.emit(
                 "user_echo",
@@ -314,9 +483,21 @@ class WebChatInput(SocketIOInput):
                 room=conversation_id,
                 namespace=namespace,
             )
+            metadata: Dict[Text, Any] = {}
+            if message_id is not None:
+                metadata["message_id"] = message_id
+            if session.get("language"):
+                # action_session_start reads it from `session_started_metadata`
+                # and sets the `language` slot to the page's language.
+                metadata["language"] = session["language"]
+            status = "answered"
             try:
                 messages = await run_turn(
-                    on_new_message, conversation_id, text, CHANNEL_NAME
+                    on_new_message,
+                    conversation_id,
+                    text,
+                    CHANNEL_NAME,
+                    metadata=metadata or None,
                 )
                 for message in messages:
                     public = public_bot_message(message)
@@ -333,7 +514,10 @@ class WebChatInput(SocketIOInput):
                     conversation_id,
                     type(error).__name__,
                 )
-                await refuse(sid, "turn_failed", "the assistant could not answer")
+                # A resend may try again, unless the tracker stored the message.
+                recent_ids.discard(conversation_id, message_id)
+                await refuse("turn_failed", "the assistant could not answer")
+                status = "rejected"
             finally:
                 # The end of the turn, also for the client's typing indicator.
                 await sio.emit(
@@ -342,6 +526,7 @@ class WebChatInput(SocketIOInput):
                     room=conversation_id,
                     namespace=namespace,
                 )
+            return {"message_id": message_id, "status": status}
 
         async def member_text(conversation_id: str, data: dict) -> tuple[str, str]:
             """Return the text for Rasa and the text shown to the member's tabs."""

@@ -7,7 +7,9 @@ Routes added by `setup_webchat`:
 | `GET /webchat/widget.js` | the widget, with Member Services' phone number from `config/contacts.yml` filled in |
 | `GET /webchat/widget.css` | the widget's styles |
 | `GET /webchat/vendor/socket.io.esm.min.js` | the pinned socket.io client that `npm ci` installs |
+| `GET /webchat/favicon.svg`, `GET /favicon.ico` | the demo site's icon (SVG at both paths) |
 | `GET /demo`, `GET /demo/other` | two pages of a mock HPSM member site with the widget |
+| `GET /demo/es` | a Spanish page of the mock site, with `data-lang="es"` |
 
 The widget's files may be loaded from any site, so they carry
 `Access-Control-Allow-Origin: *`. The Rasa server decides who may chat, by
@@ -138,14 +140,14 @@ def _demo_host(request: web.Request) -> str:
     return host if _HOST_NAME.match(host) else "127.0.0.1"
 
 
-def _demo_handler(templates: jinja2.Environment, page: str):
+def _demo_handler(templates: jinja2.Environment, page: str, lang: str = "en"):
     async def demo(request: web.Request) -> web.Response:
         settings = request.app[SETTINGS]
         host = _demo_host(request)
         rasa_url = f"http://{host}:{settings.rasa_port}"
         web_url = f"{request.scheme}://{request.host}"
         html = templates.get_template("demo.html").render(
-            page=page, rasa_url=rasa_url, web_url=web_url
+            page=page, lang=lang, rasa_url=rasa_url, web_url=web_url
         )
         csp = (
             "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -177,6 +179,13 @@ def setup_webchat(app: web.Application) -> None:
     demo_css = StaticAsset(
         (STATIC_DIR / "demo.css").read_bytes(), "text/css", WIDGET_CACHE_CONTROL
     )
+    # Chromium accepts an SVG icon at /favicon.ico, which browsers request on
+    # their own, so one file serves both paths.
+    favicon = StaticAsset(
+        (STATIC_DIR / "favicon.svg").read_bytes(),
+        "image/svg+xml",
+        WIDGET_CACHE_CONTROL,
+    )
     if not SOCKET_IO_CLIENT.exists():
         logger.warning(
             "The web chat cannot connect until `npm ci` installs socket.io-client"
@@ -186,5 +195,8 @@ def setup_webchat(app: web.Application) -> None:
     app.router.add_get("/webchat/widget.css", _asset_handler(widget_css))
     app.router.add_get("/webchat/demo.css", _asset_handler(demo_css))
     app.router.add_get("/webchat/vendor/socket.io.esm.min.js", serve_socket_io_client)
+    app.router.add_get("/webchat/favicon.svg", _asset_handler(favicon))
+    app.router.add_get("/favicon.ico", _asset_handler(favicon))
     app.router.add_get("/demo", _demo_handler(templates, "home"))
     app.router.add_get("/demo/other", _demo_handler(templates, "other"))
+    app.router.add_get("/demo/es", _demo_handler(templates, "home", lang="es"))

@@ -11,6 +11,11 @@
  * inserted with textContent or createTextNode, never as HTML. The only thing
  * kept in the browser is the session id, under localStorage key
  * "hpsm-webchat-session".
+ *
+ * Each message carries a random message id. A message without a reply when
+ * the connection drops stays on screen marked "not sent", with a button to
+ * send it again. The server passes a message id to the assistant only once,
+ * so a resend never reaches the assistant twice.
  */
 (function () {
   "use strict";
@@ -55,7 +60,19 @@
       tooLong: "Your message is too long. Please make it shorter than 2,000 characters.",
       choiceGone: "That choice is no longer offered. Please type your answer.",
       failed: "Sorry, the assistant could not answer. Please try again.",
+      rateLimited:
+        "You are sending messages faster than the chat accepts. " +
+        "Please wait a minute, then send again.",
+      notSent: "Not sent.",
+      sendAgain: "Send again",
       newTab: " (opens in a new tab)",
+      cancel: "Cancel",
+      startOverQuestion:
+        "Start a new conversation? This one will no longer show on this device.",
+      closeQuestion: "Close the chat window?",
+      closeKeep: "Close and keep the chat",
+      endAndClear: "End chat and clear this device",
+      ended: "The chat ended. Nothing of it is kept on this device.",
     },
     es: {
       title: "Ayuda de HPSM",
@@ -84,7 +101,19 @@
       tooLong: "Su mensaje es muy largo. Escriba menos de 2,000 caracteres.",
       choiceGone: "Esa opción ya no está disponible. Por favor, escriba su respuesta.",
       failed: "Lo sentimos, el asistente no pudo responder. Inténtelo de nuevo.",
+      rateLimited:
+        "Está enviando mensajes más rápido de lo que el chat acepta. " +
+        "Espere un minuto y vuelva a enviarlos.",
+      notSent: "No se envió.",
+      sendAgain: "Enviar de nuevo",
       newTab: " (se abre en una pestaña nueva)",
+      cancel: "Cancelar",
+      startOverQuestion:
+        "¿Empezar una conversación nueva? Esta ya no se verá en este dispositivo.",
+      closeQuestion: "¿Cerrar la ventana del chat?",
+      closeKeep: "Cerrar y guardar el chat",
+      endAndClear: "Terminar el chat y borrarlo de este dispositivo",
+      ended: "El chat terminó. No queda nada de él en este dispositivo.",
     },
   };
 
@@ -103,6 +132,8 @@
     token: readToken(),
     everConnected: false,
     unreachableTimer: null,
+    // Messages sent but not yet answered, by message id, in sending order.
+    pending: {},
   };
 
   // ---- Colour contrast -------------------------------------------------
@@ -228,6 +259,18 @@
 
   var status = el("div", "hpsm-chat-status");
   status.setAttribute("role", "status");
+  status.hidden = true;
+  var statusText = el("p", "hpsm-chat-status-text");
+  var unreachable = el("p", "hpsm-chat-unreachable");
+  unreachable.hidden = true;
+  status.appendChild(statusText);
+  status.appendChild(unreachable);
+
+  // An in-widget question with buttons, for "Start over" and closing.
+  var confirmBox = el("div", "hpsm-chat-confirm");
+  confirmBox.setAttribute("role", "group");
+  confirmBox.setAttribute("aria-labelledby", uid + "-confirm-text");
+  confirmBox.hidden = true;
 
   var log = el("div", "hpsm-chat-log");
   log.setAttribute("role", "log");
@@ -268,6 +311,7 @@
   form.appendChild(row);
 
   dialog.appendChild(header);
+  dialog.appendChild(confirmBox);
   dialog.appendChild(privacy);
   dialog.appendChild(status);
   dialog.appendChild(log);
@@ -293,15 +337,20 @@
 
   // ---- Message text: plain text with safe links -----------------------
 
-  // Web addresses, US phone numbers, and the 988 and 911 lines.
+  // Web addresses, US phone numbers, the 988 and 911 lines, and hand-off
+  // reference codes such as HP-7K2M9Q (shown unbroken, not linked).
   var LINK_PATTERN =
-    /(https?:\/\/[^\s<>"']+)|(\b(?:1-)?\d{3}-\d{3}-\d{4}\b)|(\b(?:988|911)\b)/g;
+    /(https?:\/\/[^\s<>"']+)|(\b(?:1-)?\d{3}-\d{3}-\d{4}\b)|(\b(?:988|911)\b)|(\bHP-[A-Z0-9]{6}\b)/g;
   var TRAILING_PUNCTUATION = /[.,;:!?)\]]+$/;
 
   function linkNode(text, href, external) {
     var link = document.createElement("a");
     link.href = href;
     link.textContent = text;
+    if (!external) {
+      // A phone number must not wrap at its hyphens.
+      link.className = "hpsm-chat-nowrap";
+    }
     if (external) {
       link.target = "_blank";
       link.rel = "noopener noreferrer";
@@ -333,6 +382,8 @@
         found = found.replace(TRAILING_PUNCTUATION, "");
         var href = webLink(found);
         node = href ? linkNode(found, href, true) : null;
+      } else if (match[4]) {
+        node = el("span", "hpsm-chat-nowrap", found);
       } else {
         node = linkNode(found, "tel:" + found.replace(/\D/g, ""), false);
       }
@@ -353,6 +404,7 @@
 
   function appendMessage(role, text) {
     var item = el("div", "hpsm-chat-message hpsm-chat-" + role);
+    item.dataset.role = role;
     item.appendChild(
       el("span", "hpsm-chat-visually-hidden", role === "user" ? S.you : S.assistant)
     );
@@ -365,10 +417,19 @@
     item.appendChild(body);
     log.appendChild(item);
     scrollToEnd();
+    return item;
   }
 
-  function appendNotice(text) {
-    log.appendChild(el("p", "hpsm-chat-notice", text));
+  // With `single`, a notice of the same text already in the log moves to the
+  // end instead of being repeated, so a flood of rejected messages shows one.
+  function appendNotice(text, single) {
+    var notice = null;
+    if (single) {
+      notice = Array.prototype.find.call(log.querySelectorAll(".hpsm-chat-notice"), function (node) {
+        return node.textContent === text;
+      });
+    }
+    log.appendChild(notice || el("p", "hpsm-chat-notice", text));
     scrollToEnd();
   }
 
@@ -405,36 +466,72 @@
     setQuickReplies([]);
     // The introduction is the widget's own text, shown above every history.
     appendMessage("bot", S.intro);
+
+    var received = {};
     messages.forEach(function (message) {
       appendMessage(message.role === "user" ? "user" : "bot", String(message.text || ""));
+      if (message.message_id) {
+        received[message.message_id] = true;
+      }
     });
     var last = messages[messages.length - 1];
     if (last && last.buttons) {
       setQuickReplies(last.buttons);
     }
+
+    // The server stored these, so the history shows them.
+    Object.keys(state.pending).forEach(function (id) {
+      if (received[id]) {
+        delete state.pending[id];
+      }
+    });
+    // The rest were not received (or not yet stored): they stay on screen.
+    Object.keys(state.pending).forEach(function (id) {
+      var entry = state.pending[id];
+      log.appendChild(entry.node);
+      markNotSent(entry);
+    });
+    scrollToEnd();
     log.setAttribute("aria-busy", "false");
   }
 
   // ---- Connection -----------------------------------------------------
 
+  function updateStatusVisibility() {
+    status.hidden = !statusText.textContent && unreachable.hidden;
+  }
+
+  // The connection state ("Connecting…", "Reconnecting…"). It never hides the
+  // unreachable notice, which stays until the connection is back.
   function setStatus(text) {
-    status.textContent = text || "";
-    status.hidden = !text;
+    statusText.textContent = text || "";
+    statusText.hidden = !text;
+    updateStatusVisibility();
+  }
+
+  function fillUnreachable() {
+    unreachable.appendChild(document.createTextNode(S.unreachable));
+    if (!CONTACTS) {
+      return;
+    }
+    var phone = CONTACTS.member_services;
+    unreachable.appendChild(linkNode(phone, "tel:" + phone.replace(/\D/g, ""), false));
+    unreachable.appendChild(document.createTextNode(S.tty));
+    unreachable.appendChild(
+      linkNode(CONTACTS.tty, "tel:" + CONTACTS.tty.replace(/\D/g, ""), false)
+    );
+    var hours = String(CONTACTS.hours[lang] || "");
+    // The hours may end with "p.m." already: add no second full stop.
+    var end = /[.!?]$/.test(hours) ? "" : ".";
+    unreachable.appendChild(document.createTextNode(S.hoursJoin + hours + end));
   }
 
   function showUnreachable() {
-    status.textContent = "";
-    status.hidden = false;
-    var notice = el("p", "hpsm-chat-unreachable");
-    notice.appendChild(document.createTextNode(S.unreachable));
-    if (CONTACTS) {
-      var phone = CONTACTS.member_services;
-      notice.appendChild(linkNode(phone, "tel:" + phone.replace(/\D/g, ""), false));
-      notice.appendChild(document.createTextNode(S.tty));
-      notice.appendChild(linkNode(CONTACTS.tty, "tel:" + CONTACTS.tty.replace(/\D/g, ""), false));
-      notice.appendChild(document.createTextNode(S.hoursJoin + CONTACTS.hours[lang] + "."));
+    if (!unreachable.firstChild) {
+      fillUnreachable();
     }
-    status.appendChild(notice);
+    unreachable.hidden = false;
+    updateStatusVisibility();
   }
 
   function startUnreachableTimer() {
@@ -446,11 +543,15 @@
   function connectionRestored() {
     window.clearTimeout(state.unreachableTimer);
     state.unreachableTimer = null;
+    unreachable.hidden = true;
     setStatus("");
   }
 
   function requestSession() {
-    state.socket.emit("session_request", { session_id: state.token || null });
+    state.socket.emit("session_request", {
+      session_id: state.token || null,
+      language: lang,
+    });
   }
 
   function bindSocket(socket) {
@@ -486,7 +587,22 @@
     });
     socket.on("chat_error", function (error) {
       var code = (error && error.code) || "";
-      showTyping(false);
+      var entry = error && error.message_id ? state.pending[error.message_id] : null;
+      // Errors that may pass on a later try keep the message to send again.
+      var retry =
+        code === "session_expired" ||
+        code === "no_session" ||
+        code === "session_not_bound" ||
+        code === "rate_limited" ||
+        code === "turn_failed";
+      if (entry && retry) {
+        markNotSent(entry);
+      } else if (entry) {
+        delete state.pending[entry.id];
+      }
+      if (!hasUnanswered()) {
+        showTyping(false);
+      }
       if (code === "session_expired" || code === "no_session" || code === "session_not_bound") {
         if (code === "session_expired") {
           state.token = null;
@@ -494,6 +610,8 @@
         }
         requestSession();
         appendNotice(S.notConnected);
+      } else if (code === "rate_limited") {
+        appendNotice(S.rateLimited, true);
       } else if (code === "message_too_long") {
         appendNotice(S.tooLong);
       } else if (code === "choice_not_offered") {
@@ -504,6 +622,10 @@
     });
     socket.on("disconnect", function (reason) {
       showTyping(false);
+      // Nothing unanswered is lost: it is marked "not sent" until resent.
+      Object.keys(state.pending).forEach(function (id) {
+        markNotSent(state.pending[id]);
+      });
       setStatus(S.reconnecting);
       startUnreachableTimer();
       if (reason === "io server disconnect") {
@@ -511,9 +633,15 @@
       }
     });
     socket.on("connect_error", function () {
-      if (!socket.connected) {
-        setStatus(state.everConnected ? S.reconnecting : S.connecting);
+      if (socket.connected) {
+        return;
+      }
+      setStatus(state.everConnected ? S.reconnecting : S.connecting);
+      if (state.everConnected) {
         startUnreachableTimer();
+      } else {
+        // Never connected: the server is down or rejects this page's origin.
+        showUnreachable();
       }
     });
   }
@@ -554,6 +682,94 @@
     return false;
   }
 
+  function newMessageId() {
+    var bytes = new Uint8Array(12);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map
+      .call(bytes, function (b) {
+        return ("0" + b.toString(16)).slice(-2);
+      })
+      .join("");
+  }
+
+  function hasUnanswered() {
+    return Object.keys(state.pending).some(function (id) {
+      return !state.pending[id].notSent;
+    });
+  }
+
+  function clearNotSent(entry) {
+    entry.notSent = false;
+    entry.node.classList.remove("hpsm-chat-not-sent");
+    var mark = entry.node.querySelector(".hpsm-chat-resend");
+    if (mark) {
+      entry.node.removeChild(mark);
+    }
+  }
+
+  function markNotSent(entry) {
+    if (entry.notSent) {
+      return;
+    }
+    entry.notSent = true;
+    entry.node.classList.add("hpsm-chat-not-sent");
+    var mark = el("span", "hpsm-chat-resend");
+    mark.appendChild(el("span", "hpsm-chat-not-sent-label", S.notSent));
+    var again = el("button", "hpsm-chat-send-again", S.sendAgain);
+    again.type = "button";
+    again.addEventListener("click", function () {
+      resend(entry);
+    });
+    mark.appendChild(again);
+    entry.node.appendChild(mark);
+  }
+
+  // Emit a pending message; the acknowledgement ends its wait.
+  function emitMessage(entry) {
+    var payload = { session_id: state.token, message_id: entry.id };
+    if (entry.choice !== null) {
+      payload.choice = entry.choice;
+    } else {
+      payload.message = entry.text;
+    }
+    showTyping(true);
+    state.socket.emit("user_uttered", payload, function (ack) {
+      var status = ack && ack.status;
+      if ((status === "answered" || status === "duplicate") && state.pending[entry.id]) {
+        clearNotSent(entry);
+        delete state.pending[entry.id];
+      }
+      if (!hasUnanswered()) {
+        showTyping(false);
+      }
+    });
+  }
+
+  function resend(entry) {
+    if (!state.pending[entry.id] || !canSend()) {
+      return;
+    }
+    var hadFocus = entry.node.contains(document.activeElement);
+    clearNotSent(entry);
+    emitMessage(entry);
+    if (hadFocus) {
+      input.focus();
+    }
+  }
+
+  function sendMessage(shown, text, choice) {
+    var entry = {
+      id: newMessageId(),
+      text: text,
+      choice: choice,
+      node: appendMessage("user", shown),
+      notSent: false,
+    };
+    state.pending[entry.id] = entry;
+    setQuickReplies([]);
+    emitMessage(entry);
+  }
+
   function sendText(text) {
     if (!text.trim()) {
       return false;
@@ -566,10 +782,7 @@
       return false;
     }
     setStatus("");
-    appendMessage("user", text);
-    setQuickReplies([]);
-    showTyping(true);
-    state.socket.emit("user_uttered", { session_id: state.token, message: text });
+    sendMessage(text, text, null);
     return true;
   }
 
@@ -577,10 +790,7 @@
     if (!canSend()) {
       return;
     }
-    appendMessage("user", String(button.title || ""));
-    setQuickReplies([]);
-    showTyping(true);
-    state.socket.emit("user_uttered", { session_id: state.token, choice: String(button.id) });
+    sendMessage(String(button.title || ""), null, String(button.id));
     input.focus();
   }
 
@@ -594,24 +804,76 @@
     input.focus();
   }
 
+  function hideConfirm() {
+    var wasOpen = !confirmBox.hidden;
+    confirmBox.hidden = true;
+    confirmBox.textContent = "";
+    if (wasOpen && confirmBox.returnFocus) {
+      confirmBox.returnFocus.focus();
+    }
+    confirmBox.returnFocus = null;
+  }
+
+  // Ask a question inside the dialog. `choices` are [{label, action}]; a
+  // Cancel button is added last. Focus moves to the first choice, and Cancel
+  // or Escape return it to `opener`.
+  function askConfirm(question, choices, opener) {
+    hideConfirm();
+    var text = el("p", "hpsm-chat-confirm-text", question);
+    text.id = uid + "-confirm-text";
+    confirmBox.appendChild(text);
+    var buttons = el("div", "hpsm-chat-confirm-buttons");
+    choices.concat([{ label: S.cancel, action: null }]).forEach(function (choice) {
+      var button = el("button", "hpsm-chat-confirm-button", choice.label);
+      button.type = "button";
+      button.addEventListener("click", function () {
+        confirmBox.returnFocus = choice.action ? null : opener;
+        hideConfirm();
+        if (choice.action) {
+          choice.action();
+        }
+      });
+      buttons.appendChild(button);
+    });
+    confirmBox.appendChild(buttons);
+    confirmBox.returnFocus = opener;
+    confirmBox.hidden = false;
+    buttons.firstChild.focus();
+  }
+
   function closeDialog() {
+    hideConfirm();
     dialog.hidden = true;
     launcher.setAttribute("aria-expanded", "false");
     root.classList.remove("hpsm-chat-open");
     launcher.focus();
   }
 
-  function startOver() {
+  // Forget the conversation on this device and bind the socket to a new one.
+  // The old conversation stays on the server until the retention purge.
+  function forgetConversation() {
     state.token = null;
     writeToken(null);
+    state.pending = {};
     log.textContent = "";
+    input.value = "";
     setQuickReplies([]);
     showTyping(false);
     if (state.socket && state.socket.connected) {
       requestSession();
     }
+  }
+
+  function startOver() {
+    forgetConversation();
     setStatus(S.newConversation);
     input.focus();
+  }
+
+  function endAndClear() {
+    forgetConversation();
+    setStatus(S.ended);
+    closeDialog();
   }
 
   launcher.addEventListener("click", function () {
@@ -621,11 +883,29 @@
       closeDialog();
     }
   });
-  closeButton.addEventListener("click", closeDialog);
-  startOverButton.addEventListener("click", startOver);
+  closeButton.addEventListener("click", function () {
+    askConfirm(
+      S.closeQuestion,
+      [
+        { label: S.closeKeep, action: closeDialog },
+        { label: S.endAndClear, action: endAndClear },
+      ],
+      closeButton
+    );
+  });
+  startOverButton.addEventListener("click", function () {
+    askConfirm(S.startOverQuestion, [{ label: S.startOver, action: startOver }], startOverButton);
+  });
   dialog.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") {
-      event.preventDefault();
+    if (event.key !== "Escape") {
+      return;
+    }
+    event.preventDefault();
+    // Escape cancels an open question, else closes the window and keeps the
+    // chat.
+    if (!confirmBox.hidden) {
+      hideConfirm();
+    } else {
       closeDialog();
     }
   });
