@@ -103,7 +103,7 @@ def result_responses(result: dict, scope: Iterable[str] | None) -> list[str]:
         reasons = ecm["reasons"]
         if ecm.get("route") == "kaiser":
             responses.append("utter_result_ecm_kaiser")
-            # That response already says why; the reason line would repeat it.
+            # That response already gives the reason; a reason line would repeat it.
             reasons = [r for r in reasons if r["code"] != "kaiser_assigned"]
         else:
             responses.append(f"utter_result_ecm_{ecm['status']}")

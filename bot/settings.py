@@ -61,7 +61,7 @@ def _flag(env, name: str, default: bool) -> bool:
 
 
 def _default_origins(web_port: int) -> tuple[str, ...]:
-    """The demo page's own origins, for a laptop run without ALLOWED_ORIGINS."""
+    """Return the demo page's origins, the default of ALLOWED_ORIGINS."""
     return (f"http://127.0.0.1:{web_port}", f"http://localhost:{web_port}")
 
 

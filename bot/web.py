@@ -29,7 +29,7 @@ SESSION_FACTORY = web.AppKey("session_factory", Callable[[], Session])
 
 
 async def health(request: web.Request) -> web.Response:
-    """Answer 200 when the database answers, else 503."""
+    """Return 200 when the database responds to a query, else 503."""
     from sqlalchemy import text
 
     from bot.db import run_in_thread
