@@ -44,6 +44,7 @@ from twilio.rest import Client
 from bot.db import run_in_thread, skip_locked
 from bot.models import OutboxMessage, Ticket, utcnow
 from bot.opt_outs import OPT_OUT_EXEMPT_KINDS, OPTED_OUT_ERROR, opted_out_phones
+from bot.polling import PollingSender
 from bot.settings import DEFAULT_TWILIO_API_BASE_URL, Settings
 
 logger = logging.getLogger(__name__)
@@ -382,7 +383,7 @@ class _OutboxStore:
             return set(found)
 
 
-class OutboxSender:
+class OutboxSender(PollingSender):
     """Send due outbox rows through Twilio's async client.
 
     Args:
@@ -407,6 +408,9 @@ class OutboxSender:
             `PUBLIC_BASE_URL` is set, else none).
         clock: Returns the current aware UTC time (tests pass a fake clock).
     """
+
+    label = "Outbox sender"
+    default_poll_seconds = 2.0
 
     def __init__(
         self,
@@ -444,9 +448,7 @@ class OutboxSender:
         self._status_callback_url = status_callback_url
         self._clock = clock
 
-        self._stopping = False
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__()
 
     def backoff(self, attempts: int) -> timedelta:
         """Return the delay before the retry that follows attempt `attempts`."""
@@ -706,57 +708,11 @@ class OutboxSender:
                 status,
             )
 
-    async def run_forever(
-        self, poll_seconds: float = 2.0, batch_size: int = 20
-    ) -> None:
-        """Send due rows until `stop()` is called.
-
-        A batch that handled any row is followed at once by the next one,
-        because a reply held back behind an earlier one to the same number
-        may be due now. Otherwise the sender waits `poll_seconds` or until
-        `notify()`.
-
-        Args:
-            poll_seconds: Seconds between polls of an idle outbox.
-            batch_size: Rows per `send_due` call.
-        """
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        logger.info(
-            "Outbox sender started (poll %.1f s, Twilio %s)",
-            poll_seconds,
-            "configured" if self._settings.twilio_configured else "not configured",
-        )
-        while not self._stopping:
-            try:
-                handled = await self.send_due(batch_size)
-            except Exception:
-                logger.exception(
-                    "Outbox batch failed, trying again in %.1f s", poll_seconds
-                )
-                handled = 0
-            if self._stopping or handled > 0:
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
-        logger.info("Outbox sender stopped")
-
-    def notify(self) -> None:
-        """Wake `run_forever` now, such as after a ticket was committed."""
-        loop = self._loop
-        if loop is not None and self._wake is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
-
-    def stop(self) -> None:
-        """Make `run_forever` return after the batch in progress.
-
-        Safe to call from another thread than the one running the loop.
-        """
-        self._stopping = True
-        self.notify()
+    def start_detail(self) -> str:
+        """Return whether Twilio is configured, for the start-up log line."""
+        if self._settings.twilio_configured:
+            return ", Twilio configured"
+        return ", Twilio not configured"
 
 
 def _same_body(listed: str | None, ours: str) -> bool:

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import run_in_thread, skip_locked
 from bot.models import Ticket, WebhookDelivery, utcnow
+from bot.polling import PollingSender
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -265,7 +266,7 @@ class _DeliveryStore:
             return result.rowcount == 1
 
 
-class WebhookSender:
+class WebhookSender(PollingSender):
     """Post due webhook deliveries to `WEBHOOK_URL`, signed and with retries.
 
     Network errors, timeouts, 429 and 5xx responses are retried after
@@ -291,6 +292,9 @@ class WebhookSender:
         ValueError: `webhook_url` or `webhook_secret` is not set, or the
             lease is not longer than the request timeout.
     """
+
+    label = "Webhook sender"
+    default_poll_seconds = 5.0
 
     def __init__(
         self,
@@ -329,9 +333,7 @@ class WebhookSender:
         self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
 
-        self._stopping = False
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__()
 
     def backoff(self, attempts: int) -> timedelta:
         """Return the delay before the retry that follows attempt `attempts`."""
@@ -464,43 +466,3 @@ class WebhookSender:
                 "because another sender took the row after the lease ran out",
                 claim.id,
             )
-
-    async def run_forever(
-        self, poll_seconds: float = 5.0, batch_size: int = 20
-    ) -> None:
-        """Send due deliveries until `stop()` is called.
-
-        Args:
-            poll_seconds: Seconds between polls when nothing was due.
-            batch_size: Deliveries per `send_due` call.
-        """
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        logger.info("Webhook sender started (poll %.1f s)", poll_seconds)
-        while not self._stopping:
-            try:
-                handled = await self.send_due(batch_size)
-            except Exception:
-                logger.exception(
-                    "Webhook batch failed, trying again in %.1f s", poll_seconds
-                )
-                handled = 0
-            if self._stopping or handled > 0:
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
-        logger.info("Webhook sender stopped")
-
-    def notify(self) -> None:
-        """Wake `run_forever` now, such as after a ticket was committed."""
-        loop = self._loop
-        if loop is not None and self._wake is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
-
-    def stop(self) -> None:
-        """Make `run_forever` return after the batch in progress."""
-        self._stopping = True
-        self.notify()
