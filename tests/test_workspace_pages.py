@@ -654,3 +654,14 @@ async def test_form_controls_have_labels(workspace):
             control_id = re.search(r'\bid="([^"]+)"', tag)
             assert control_id, tag
             assert f'<label for="{control_id.group(1)}"' in html, tag
+
+
+@pytest.mark.parametrize(
+    ("channel", "label"), [("sms", "SMS"), ("webchat", "Web chat"), ("rest", "REST")]
+)
+def test_channel_label_names_channel(channel, label):
+    from bot.workspace.app import build_templates
+
+    template = build_templates().from_string("{{ value | channel_label }}")
+
+    assert template.render(value=channel) == label

@@ -115,6 +115,7 @@ LANGUAGE_LABELS = {
     "tl": "Tagalog",
     "other": "Other",
 }
+CHANNEL_LABELS = {"sms": "SMS", "webchat": "Web chat", "rest": "REST"}
 SERVICE_LABELS = {**PROGRAM_LABELS, "community_supports": "Community Supports (any)"}
 SORT_LABELS = {
     "due": "Due date, soonest first",
@@ -200,6 +201,7 @@ def build_templates() -> jinja2.Environment:
         status_label=lambda value: _label(STATUS_LABELS, value),
         reason_label=lambda value: _label(CLOSE_REASON_LABELS, value),
         language_label=lambda value: _label(LANGUAGE_LABELS, value),
+        channel_label=lambda value: _label(CHANNEL_LABELS, value),
         service_label=lambda value: _label(SERVICE_LABELS, value),
         action_label=lambda value: _label(ACTION_LABELS, value),
     )
