@@ -14,7 +14,7 @@ come from Rasa's `events` table (`rasa.core.tracker_store.SQLTrackerStore`,
 Rasa 3.6) in the same database, when it exists. A member message that is a
 button payload is shown as the button's title (`bot.choices.shown_user_text`).
 
-The SMS list shows each text's body, which holds no health information, but
+The SMS list shows each text's body, which contains no health information, but
 never the number it went to.
 """
 
