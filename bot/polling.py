@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-logger = logging.getLogger(__name__)
-
 
 class PollingSender:
     """A sender that handles due rows in batches until it is stopped.
 
     A subclass implements `send_due(batch_size)`, which returns how many rows
-    it handled, and names itself in `label` for the log. A batch that handled
+    it handled, and names itself in `label` for the log. The loop logs
+    through the subclass's module logger, so its lines carry the same logger
+    name as the subclass's own lines (`bot.outbox`, for one). A batch that handled
     any row is followed at once by the next one. Otherwise the loop waits
     `poll_seconds`, or until `notify()` wakes it.
     """
@@ -24,6 +24,7 @@ class PollingSender:
         self._stopping = False
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._log = logging.getLogger(type(self).__module__)
 
     async def send_due(self, batch_size: int) -> int:
         """Handle the rows that are due; return how many were handled."""
@@ -47,14 +48,14 @@ class PollingSender:
             poll_seconds = self.default_poll_seconds
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        logger.info(
+        self._log.info(
             "%s started (poll %.1f s%s)", self.label, poll_seconds, self.start_detail()
         )
         while not self._stopping:
             try:
                 handled = await self.send_due(batch_size)
             except Exception:
-                logger.exception(
+                self._log.exception(
                     "%s batch failed, trying again in %.1f s", self.label, poll_seconds
                 )
                 handled = 0
@@ -65,7 +66,7 @@ class PollingSender:
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
-        logger.info("%s stopped", self.label)
+        self._log.info("%s stopped", self.label)
 
     def notify(self) -> None:
         """Wake `run_forever` now, such as after a row was committed."""
