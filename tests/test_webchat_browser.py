@@ -573,3 +573,47 @@ def test_start_over_and_end_chat_ask_first(assistant, page):
     page.reload()
     open_chat(page, assistant.web_url + "/demo")
     expect(page.locator(USER_TEXT)).to_have_count(0)
+
+
+def test_chat_ended_in_one_tab_is_cleared_in_another(assistant, page):
+    # Two tabs of the same site share the stored session id.
+    open_chat(page, assistant.web_url + "/demo")
+    say(page, "what is ECM?")
+    old_conversation = session_token(page).split(".")[0]
+    other = page.context.new_page()
+    open_chat(other, assistant.web_url + "/demo/other")
+    expect(other.locator(USER_TEXT)).to_have_text(["what is ECM?"])
+
+    # Ending the chat in the first tab clears the second one too.
+    page.click(".hpsm-chat-close")
+    page.locator(CONFIRM).locator(
+        "button", has_text="End chat and clear this device"
+    ).click()
+    expect(other.locator(USER_TEXT)).to_have_count(0)
+    expect(other.locator(".hpsm-chat-notice")).to_contain_text(
+        "ended or started over in another window"
+    )
+    expect(other.locator(LOG)).not_to_contain_text("what is ECM?")
+
+    # Both tabs settle on one new conversation: the stored id changes, the
+    # second tab shows its (empty) history, and no further switch follows.
+    other.wait_for_function(
+        """(old) => {
+            const t = localStorage.getItem('hpsm-webchat-session');
+            const log = document.querySelector('.hpsm-chat-log');
+            return t && t.split('.')[0] !== old
+                && log.querySelector('.hpsm-chat-bot')
+                && log.getAttribute('aria-busy') === 'false';
+        }""",
+        arg=old_conversation,
+    )
+    other.wait_for_timeout(1000)
+    answer = say(other, "what is ECM?")
+    assert answer, "no answer after the switch"
+    shared = session_token(other).split(".")[0]
+    open_chat(page, assistant.web_url + "/demo")
+    expect(page.locator(USER_TEXT)).to_have_text(["what is ECM?"])
+    assert session_token(page).split(".")[0] == shared
+    tracker = assistant.tracker(shared)
+    texts = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
+    assert texts == ["what is ECM?"]

@@ -73,6 +73,8 @@
       closeKeep: "Close and keep the chat",
       endAndClear: "End chat and clear this device",
       ended: "The chat ended. Nothing of it is kept on this device.",
+      changedElsewhere:
+        "This chat was ended or started over in another window of this site.",
     },
     es: {
       title: "Ayuda de HPSM",
@@ -114,6 +116,8 @@
       closeKeep: "Cerrar y guardar el chat",
       endAndClear: "Terminar el chat y borrarlo de este dispositivo",
       ended: "El chat terminó. No queda nada de él en este dispositivo.",
+      changedElsewhere:
+        "Este chat se terminó o se empezó de nuevo en otra ventana de este sitio.",
     },
   };
 
@@ -132,6 +136,8 @@
     token: readToken(),
     everConnected: false,
     unreachableTimer: null,
+    // A notice to show under the next history, once it is rendered.
+    noticeAfterHistory: null,
     // Messages sent but not yet answered, by message id, in sending order.
     pending: {},
   };
@@ -491,6 +497,10 @@
       log.appendChild(entry.node);
       markNotSent(entry);
     });
+    if (state.noticeAfterHistory) {
+      appendNotice(state.noticeAfterHistory);
+      state.noticeAfterHistory = null;
+    }
     scrollToEnd();
     log.setAttribute("aria-busy", "false");
   }
@@ -555,26 +565,35 @@
   }
 
   function bindSocket(socket) {
-    socket.on("connect", function () {
+    // A socket dropped by followOtherTab may still deliver events; only the
+    // current socket's events change the screen or the stored session.
+    function on(name, handler) {
+      socket.on(name, function () {
+        if (socket === state.socket) {
+          handler.apply(null, arguments);
+        }
+      });
+    }
+    on("connect", function () {
       state.everConnected = true;
       connectionRestored();
       requestSession();
     });
-    socket.on("session_confirm", function (token) {
+    on("session_confirm", function (token) {
       state.token = String(token);
       writeToken(state.token);
     });
-    socket.on("history", function (data) {
+    on("history", function (data) {
       renderHistory((data && data.messages) || []);
     });
-    socket.on("user_echo", function (data) {
+    on("user_echo", function (data) {
       appendMessage("user", String((data && data.text) || ""));
       setQuickReplies([]);
     });
-    socket.on("bot_typing", function (data) {
+    on("bot_typing", function (data) {
       showTyping(Boolean(data && data.typing));
     });
-    socket.on("bot_uttered", function (data) {
+    on("bot_uttered", function (data) {
       if (!data) {
         return;
       }
@@ -585,7 +604,7 @@
         setQuickReplies(data.buttons);
       }
     });
-    socket.on("chat_error", function (error) {
+    on("chat_error", function (error) {
       var code = (error && error.code) || "";
       var entry = error && error.message_id ? state.pending[error.message_id] : null;
       // Errors that may pass on a later try keep the message to send again.
@@ -620,7 +639,7 @@
         appendNotice(S.failed);
       }
     });
-    socket.on("disconnect", function (reason) {
+    on("disconnect", function (reason) {
       showTyping(false);
       // Nothing unanswered is lost: it is marked "not sent" until resent.
       Object.keys(state.pending).forEach(function (id) {
@@ -632,7 +651,7 @@
         socket.connect();
       }
     });
-    socket.on("connect_error", function () {
+    on("connect_error", function () {
       if (socket.connected) {
         return;
       }
@@ -864,6 +883,43 @@
     }
   }
 
+  function conversationOf(token) {
+    return token ? String(token).split(".")[0] : null;
+  }
+
+  // Another tab of this site changed the stored session: it ended the chat,
+  // started over, or joined another conversation. This tab drops its socket
+  // and what it shows, and joins the stored conversation when its window is
+  // open, so a chat ended in one tab is not left readable in another.
+  function followOtherTab() {
+    var stored = readToken();
+    if (conversationOf(stored) === conversationOf(state.token)) {
+      // The same conversation with a later expiry.
+      state.token = stored;
+      return;
+    }
+    var hadConversation = Boolean(state.token);
+    var old = state.socket;
+    state.socket = null;
+    if (old) {
+      old.disconnect();
+    }
+    state.token = stored;
+    state.pending = {};
+    log.textContent = "";
+    input.value = "";
+    hideConfirm();
+    setQuickReplies([]);
+    showTyping(false);
+    if (hadConversation) {
+      state.noticeAfterHistory = S.changedElsewhere;
+      appendNotice(S.changedElsewhere);
+    }
+    if (!dialog.hidden) {
+      connect();
+    }
+  }
+
   function startOver() {
     forgetConversation();
     setStatus(S.newConversation);
@@ -876,6 +932,12 @@
     closeDialog();
   }
 
+  window.addEventListener("storage", function (event) {
+    // A null key means another tab cleared all of this site's storage.
+    if (event.key === STORAGE_KEY || event.key === null) {
+      followOtherTab();
+    }
+  });
   launcher.addEventListener("click", function () {
     if (dialog.hidden) {
       openDialog();
