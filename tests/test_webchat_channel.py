@@ -191,6 +191,46 @@ async def test_other_socket_cannot_send_as_session(assistant, clients):
     assert _user_texts(assistant, owner_token) == []
 
 
+async def test_other_token_same_conversation_accepted(assistant, clients):
+    # Another tab reopened the chat and stored another token for the same
+    # conversation. This tab's socket, bound to the first one, sends with it.
+    first = await clients()
+    token, _ = await first.request_session()
+    # Tokens issued in the same second are equal, so this one differs by its
+    # expiry instead.
+    later = issue_session_token(
+        assistant.app_secret,
+        ttl_seconds=600,
+        purpose=WEBCHAT_PURPOSE,
+        conversation_id=_conversation_id(token),
+    )
+    assert later != token
+
+    first.token = later
+    assert await first.turn("what is ECM?")
+    assert _user_texts(assistant, token) == ["what is ECM?"]
+
+
+async def test_other_conversation_token_still_rejected(assistant, clients):
+    owner = await clients()
+    owner_token, _ = await owner.request_session()
+    other = await clients()
+    await other.request_session()
+    # A valid, later token of the owner's conversation does not let another
+    # socket into it.
+    later = issue_session_token(
+        assistant.app_secret,
+        purpose=WEBCHAT_PURPOSE,
+        conversation_id=_conversation_id(owner_token),
+    )
+
+    start = len(other.events)
+    await other.send({"session_id": later, "message": "hello"})
+    error = await other.wait_for("chat_error", start)
+    assert error["code"] == "session_not_bound"
+    assert _user_texts(assistant, owner_token) == []
+
+
 @pytest.mark.slow
 async def test_message_before_session_rejected(clients):
     client = await clients()

@@ -4,8 +4,10 @@ Rasa's own socket.io channel lets the client name its session id and joins
 that room, so anyone who has another member's id would receive their
 replies. This channel issues the id itself: a token signed with `APP_SECRET` for the
 web chat only, which expires after `WEBCHAT_SESSION_HOURS`. It binds each
-socket to the id it confirmed, and accepts a message only from a socket bound
-to the id the message names. Each accepted `session_request` for a kept id
+socket to the conversation it confirmed, and accepts a message only from a
+socket bound to the conversation that the message's token names; a later
+token for that conversation, which another tab of the site may have stored,
+is accepted too. Each accepted `session_request` for a kept id
 confirms a fresh token for the same conversation, so the lifetime slides.
 
 Events, all in the default namespace:
@@ -384,6 +386,12 @@ class WebChatInput(SocketIOInput):
             offered = await conversations.offered_choices(conversation_id)
             return history_from_events(tracker.events, offered)
 
+        def same_conversation(token: Any, conversation_id: Any) -> bool:
+            try:
+                return verify_webchat_token(settings, token) == conversation_id
+            except InvalidSession:
+                return False
+
         rate_limiter = RateLimiter(RATE_LIMIT_MESSAGES, RATE_LIMIT_WINDOW_SECONDS)
         recent_ids = RecentMessageIds()
 
@@ -421,14 +429,20 @@ class WebChatInput(SocketIOInput):
             bound_token = session.get("token")
             if not isinstance(data, dict) or not bound_token:
                 return await refuse("no_session", "request a session first")
-            if data.get("session_id") != bound_token:
-                logger.info(
-                    "Rejected a web chat message: socket %s is bound to another session",
-                    sid,
-                )
-                return await refuse(
-                    "session_not_bound", "this socket has another session"
-                )
+            sent_token = data.get("session_id")
+            if sent_token != bound_token:
+                # Another tab of the site may have been given a later token for
+                # the same conversation, which this tab then read from storage.
+                if not same_conversation(sent_token, session.get("conversation_id")):
+                    logger.info(
+                        "Rejected a web chat message: socket %s is bound to another "
+                        "session",
+                        sid,
+                    )
+                    return await refuse(
+                        "session_not_bound", "this socket has another session"
+                    )
+                bound_token = sent_token
             try:
                 conversation_id = verify_webchat_token(settings, bound_token)
             except InvalidSession:
