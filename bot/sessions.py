@@ -32,6 +32,10 @@ class InvalidSession(ValueError):
     """The session token is malformed, forged or expired."""
 
 
+class SessionExpired(InvalidSession):
+    """The session token was issued by the server and has expired."""
+
+
 def _sign(secret: str, payload: str, purpose: str) -> str:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}; use one of {PURPOSES}")
@@ -98,7 +102,7 @@ def verify_session_token(
     if not hmac.compare_digest(expected, signature):
         raise InvalidSession("session token signature is invalid")
     if int(expires) < (now if now is not None else time.time()):
-        raise InvalidSession("session token has expired")
+        raise SessionExpired("session token has expired")
     return conversation_id
 
 

@@ -4,6 +4,7 @@ from bot.sessions import (
     REST_PURPOSE,
     WEBCHAT_PURPOSE,
     InvalidSession,
+    SessionExpired,
     issue_session_token,
     sms_conversation_id,
     verify_session_token,
@@ -58,8 +59,16 @@ def test_tampered_conversation_id_rejected():
 def test_expired_token_rejected():
     token = issue_session_token(SECRET, ttl_seconds=10, now=1_000)
     assert verify_session_token(SECRET, token, now=1_005).startswith("web-")
-    with pytest.raises(InvalidSession, match="expired"):
+    with pytest.raises(SessionExpired, match="expired"):
         verify_session_token(SECRET, token, now=1_011)
+
+
+def test_forged_token_not_reported_expired():
+    token = issue_session_token(SECRET, ttl_seconds=10, now=1_000)
+    forged = token[:-1] + ("0" if token[-1] != "0" else "1")
+    with pytest.raises(InvalidSession) as raised:
+        verify_session_token(SECRET, forged, now=1_011)
+    assert not isinstance(raised.value, SessionExpired)
 
 
 def test_sms_pseudonym_hides_number_and_is_stable():

@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import threading
+import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ from bot.models import Ticket
 from bot.rasa_ext.socketio_channel import RATE_LIMIT_MESSAGES
 from tests.assistant import HOMELESS_ADULT_REPLIES, PROJECT_ROOT, REFERENCE_PATTERN
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from bot.sessions import WEBCHAT_PURPOSE, issue_session_token
 from tests.webchat_support import start_webchat_assistant, stop_webchat_assistant
 
 pytestmark = pytest.mark.slow
@@ -617,3 +619,22 @@ def test_chat_ended_in_one_tab_is_cleared_in_another(assistant, page):
     tracker = assistant.tracker(shared)
     texts = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
     assert texts == ["what is ECM?"]
+
+
+def test_expired_chat_says_new_chat_began(assistant, page):
+    expired = issue_session_token(
+        assistant.app_secret,
+        ttl_seconds=3600,
+        now=time.time() - 2 * 3600,
+        purpose=WEBCHAT_PURPOSE,
+    )
+    page.goto(assistant.web_url + "/demo")
+    page.evaluate(
+        "(token) => localStorage.setItem('hpsm-webchat-session', token)", expired
+    )
+    open_chat(page, assistant.web_url + "/demo")
+    expect(page.locator(".hpsm-chat-notice")).to_have_text(
+        ["Your earlier chat ended because it was not used for a while. "
+         "This is a new chat."]
+    )
+    assert session_token(page) != expired

@@ -191,6 +191,30 @@ async def test_other_socket_cannot_send_as_session(assistant, clients):
     assert _user_texts(assistant, owner_token) == []
 
 
+async def test_expired_session_marked_in_history(assistant, clients):
+    client = await clients()
+    first, _ = await client.request_session()
+    expired = issue_session_token(
+        assistant.app_secret,
+        ttl_seconds=3600,
+        now=time.time() - 2 * 3600,
+        purpose=WEBCHAT_PURPOSE,
+        conversation_id=_conversation_id(first),
+    )
+
+    start = len(client.events)
+    token, history = await client.request_session(expired)
+    assert _conversation_id(token) != _conversation_id(first)
+    assert history == []
+    assert client.named("history", start)[-1].get("expired") is True
+
+    # A forged id is replaced too, but it never was a session: no mark.
+    forged = f"{_conversation_id(first)}.{int(time.time()) + 3600}.{'0' * 32}"
+    start = len(client.events)
+    await client.request_session(forged)
+    assert "expired" not in client.named("history", start)[-1]
+
+
 async def test_other_token_same_conversation_accepted(assistant, clients):
     # Another tab reopened the chat and stored another token for the same
     # conversation. This tab's socket, bound to the first one, sends with it.

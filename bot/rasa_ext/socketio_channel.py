@@ -4,10 +4,10 @@ Rasa's own socket.io channel lets the client name its session id and joins
 that room, so anyone who has another member's id would receive their
 replies. This channel issues the id itself: a token signed with `APP_SECRET` for the
 web chat only, which expires after `WEBCHAT_SESSION_HOURS`. It binds each
-socket to the conversation it confirmed, and accepts a message only from a
-socket bound to the conversation that the message's token names; a later
-token for that conversation, which another tab of the site may have stored,
-is accepted too. Each accepted `session_request` for a kept id
+socket to the conversation it confirmed. A message is accepted only from a
+socket bound to the conversation that the message's token names. Any valid
+token of that conversation counts, because another tab of the site may have
+stored a later one. Each accepted `session_request` for a kept id
 confirms a fresh token for the same conversation, so the lifetime slides.
 
 Events, all in the default namespace:
@@ -16,7 +16,7 @@ Events, all in the default namespace:
 | --- | --- | --- |
 | client to server | `session_request` | `{"session_id": token or null, "language": "en" or "es"?}` |
 | server to client | `session_confirm` | the session token (a string) |
-| server to client | `history` | `{"messages": [{"role", "text", "buttons"?, "message_id"?}]}` |
+| server to client | `history` | `{"messages": [{"role", "text", "buttons"?, "message_id"?}], "expired"?: true}`; `expired` when the requested id had expired and a new conversation began |
 | client to server | `user_uttered` | `{"session_id": token, "message": text}` or `{"session_id": token, "choice": id}`, each with an optional `"message_id"` |
 | server to client | acknowledgement of `user_uttered` | `{"message_id": id or null, "status": "answered", "duplicate" or "rejected"}` |
 | server to client | `user_echo` | `{"text": ...}`, to the session's other sockets |
@@ -63,8 +63,13 @@ from bot import conversations
 from bot.choices import Choice, shown_user_text
 from bot.rasa_ext.channels import MAX_MESSAGE_CHARS
 from bot.rasa_ext.turns import OnNewMessage, run_turn
-from bot.sessions import WEBCHAT_PURPOSE, InvalidSession, issue_session_token
-from bot.sessions import verify_session_token
+from bot.sessions import (
+    WEBCHAT_PURPOSE,
+    InvalidSession,
+    SessionExpired,
+    issue_session_token,
+    verify_session_token,
+)
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -344,10 +349,12 @@ class WebChatInput(SocketIOInput):
             token = data.get("session_id")
             language = data.get("language")
             conversation_id = None
+            expired = False
             if token:
                 try:
                     conversation_id = verify_webchat_token(settings, token)
                 except InvalidSession as error:
+                    expired = isinstance(error, SessionExpired)
                     logger.info("Replacing a web chat session id: %s", error)
             restored = conversation_id is not None
             # A kept id gets a fresh token for the same conversation, so the
@@ -366,9 +373,10 @@ class WebChatInput(SocketIOInput):
 
             await sio.emit("session_confirm", token, room=sid, namespace=namespace)
             history = await load_history(conversation_id) if restored else []
-            await sio.emit(
-                "history", {"messages": history}, room=sid, namespace=namespace
-            )
+            reply: Dict[Text, Any] = {"messages": history}
+            if expired:
+                reply["expired"] = True
+            await sio.emit("history", reply, room=sid, namespace=namespace)
             logger.debug(
                 "Web chat socket %s bound to %s (%s)",
                 sid,

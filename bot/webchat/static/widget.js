@@ -75,6 +75,7 @@
       ended: "The chat ended. Nothing of it is kept on this device.",
       changedElsewhere:
         "This chat was ended or started over in another window of this site.",
+      expired: "Your earlier chat ended because it was not used for a while. This is a new chat.",
     },
     es: {
       title: "Ayuda de HPSM",
@@ -118,6 +119,7 @@
       ended: "El chat terminó. No queda nada de él en este dispositivo.",
       changedElsewhere:
         "Este chat se terminó o se empezó de nuevo en otra ventana de este sitio.",
+      expired: "Su chat anterior terminó porque no se usó por un tiempo. Este es un chat nuevo.",
     },
   };
 
@@ -584,6 +586,9 @@
       writeToken(state.token);
     });
     on("history", function (data) {
+      if (data && data.expired === true) {
+        state.noticeAfterHistory = S.expired;
+      }
       renderHistory((data && data.messages) || []);
     });
     on("user_echo", function (data) {
