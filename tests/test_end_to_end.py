@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.models import OutboxMessage, Ticket
+from bot.rasa_ext.channels import MAX_REST_BODY_BYTES
 from bot.sms import render_sms
 from tests.assistant import HOMELESS_ADULT_REPLIES, REFERENCE_PATTERN, SMS_HANDOFF_REPLIES
 from tests.assistant import start_assistant, stop_assistant
@@ -218,6 +219,35 @@ def test_offered_button_selected_by_number(assistant):
     loop, slot = _loop_state(assistant, session.split(".")[0])
     assert loop == "handoff_form"
     assert slot == "handoff_name"
+
+
+def test_rest_choice_not_offered_rejected(assistant):
+    session = assistant.new_rest_session()
+    assistant.rest(session, "hello")
+    status, body = assistant.post_json(
+        "/webhooks/rest/webhook", {"sender": session, "choice": "99"}
+    )
+    assert status == 409
+    assert "not offered" in body["error"]
+    status, _ = assistant.post_json(
+        "/webhooks/rest/webhook", {"sender": session, "choice": {"id": "1"}}
+    )
+    assert status == 400
+    tracker = assistant.tracker(session.split(".")[0])
+    texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
+    assert texts == ["hello"]
+
+
+def test_rest_body_over_limit_rejected(assistant):
+    session = assistant.new_rest_session()
+    padding = "x" * (MAX_REST_BODY_BYTES + 1)
+    status, body = assistant.post_json(
+        "/webhooks/rest/webhook",
+        {"sender": session, "message": "hi", "padding": padding},
+    )
+    assert status == 413
+    assert str(MAX_REST_BODY_BYTES) in body["error"]
+    assert assistant.rest(session, "what is ECM?")
 
 
 def test_opt_out_keyword_does_not_reach_dialogue(assistant):

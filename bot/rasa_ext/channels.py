@@ -17,6 +17,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import conversations
 from bot.rasa_ext.sms_channel import TwilioSmsInput
 from bot.rasa_ext.turns import OnNewMessage, run_turn
 from bot.sessions import REST_PURPOSE, InvalidSession, issue_session_token
@@ -26,6 +27,9 @@ from bot.settings import get_settings
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
+# A body with a message of MAX_MESSAGE_CHARS characters, JSON-escaped, and a
+# session token fits well within this.
+MAX_REST_BODY_BYTES = 64 * 1024
 
 __all__ = ["MemberRestInput", "TwilioSmsInput"]
 
@@ -73,6 +77,10 @@ class MemberRestInput(InputChannel):
 
         @blueprint.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if len(request.body or b"") > MAX_REST_BODY_BYTES:
+                return response.json(
+                    {"error": f"body is over {MAX_REST_BODY_BYTES} bytes"}, 413
+                )
             try:
                 body = request.json
             except Exception:  # Sanic raises its own InvalidUsage on bad JSON
@@ -94,6 +102,14 @@ class MemberRestInput(InputChannel):
             text = body.get("message")
             choice = body.get("choice")
             if choice is not None:
+                if not isinstance(choice, (str, int)) or isinstance(choice, bool):
+                    return response.json({"error": "choice must be an id"}, 400)
+                offered = await conversations.offered_choices(conversation_id)
+                if not any(item.id == str(choice) for item in offered):
+                    return response.json(
+                        {"error": f"choice {str(choice)[:20]!r} is not offered now"},
+                        409,
+                    )
                 text = str(choice)
             if not isinstance(text, str) or not text.strip():
                 return response.json({"error": "message must be non-empty text"}, 400)
