@@ -30,9 +30,16 @@ TICKET_CHANNELS = {"twilio": "sms", "socketio": "webchat"}
 
 SENDER_PHONE = "sender"
 CANCEL_WORDS = frozenset({"cancel", "cancelar", "cancel it", "cancela"})
+# `bare_keyword` drops spaces, so "cancel it" is compared as "cancelit".
+_CANCEL_KEYWORDS = frozenset(bare_keyword(word) for word in CANCEL_WORDS)
 # Details a member may leave out; the others are needed to call them back.
 OPTIONAL_SLOTS = frozenset({"handoff_member_id"})
 MAX_CALL_TIME_CHARS = 80
+# The name slot's `from_text` mapping skips these intents (its `not_intent` in
+# domain.yml), yet the classifier can put names such as "Call me Bob" or
+# "Test Person" in `request_handoff`. Without a candidate, Rasa rejects the form
+# and the member gets the fallback reply, so the validation reads them itself.
+NAME_INTENTS_SKIPPED_BY_MAPPING = frozenset({"request_handoff"})
 
 
 def _is_sms(tracker: Tracker) -> bool:
@@ -141,8 +148,26 @@ class ValidateHandoffForm(AnsweredSlotsValidation):
             dispatcher.utter_message(response="utter_handoff_trouble")
         return {slot: None, "answer_misses": misses}
 
+    def extract_handoff_name(self, dispatcher, tracker, domain):
+        """Return the raw reply to the name question when the mapping skipped it.
+
+        The value is only a candidate, and `validate_handoff_name` reads the name.
+        """
+        if tracker.get_slot("requested_slot") != "handoff_name":
+            return {}
+        intent = latest_intent(tracker)
+        if intent not in NAME_INTENTS_SKIPPED_BY_MAPPING:
+            return {}
+        logger.debug("Reading a name from a message classified as %s", intent)
+        return {"handoff_name": latest_text(tracker)}
+
     def validate_handoff_name(self, value, dispatcher, tracker, domain):
-        name = read_name(latest_text(tracker))
+        text = latest_text(tracker)
+        if bare_keyword(text) in _CANCEL_KEYWORDS:
+            # A "cancel" that the classifier missed ends the form as the Cancel
+            # button does, so `action_create_ticket` creates no ticket.
+            return {"handoff_confirm": "cancel", "requested_slot": None}
+        name = read_name(text)
         if name:
             register_sensitive(tracker.sender_id, [name])
             return {"handoff_name": name, "answer_misses": 0}
@@ -245,7 +270,7 @@ class ValidateHandoffForm(AnsweredSlotsValidation):
         if intent == "affirm" or (reply.kind == "value" and reply.value is True):
             return {"handoff_confirm": "yes"}
         cancel_button = intent == "deny" and not text.strip()
-        if cancel_button or bare_keyword(text) in CANCEL_WORDS:
+        if cancel_button or bare_keyword(text) in _CANCEL_KEYWORDS:
             return {"handoff_confirm": "cancel"}
         if intent == "deny" or (reply.kind == "value" and reply.value is False):
             # A typed "no" usually means something is wrong, not "drop it all".

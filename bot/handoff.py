@@ -41,14 +41,51 @@ _DETAIL_ENTITY = {
 MAX_NAME_CHARS = 80
 MAX_NAME_WORDS = 6
 _NAME_WORD = re.compile(r"^[^\W\d_]+(?:['\u2019.-][^\W\d_]*)*$")
-_NAME_PREFIX = re.compile(
-    r"^(my name is|my name's|name is|i am|i'm|im|it's|its|this is|me llamo|"
-    r"mi nombre es|soy)\s+",
+# A greeting or a yes may come before "my name is", as in "Hi, I'm Bob".
+# NOTE: "im" (for "I'm") also matches the Korean surname Im, so "Im Kwon" is
+# read as "Kwon".
+_NAME_LEAD_IN = re.compile(
+    r"^(?:(?:hi|hello|hey|hola|yes|yeah|sure|ok|okay|s[ií]|claro)[\s,.!]+)?"
+    r"(?:my name is|my name's|name is|i am|i['\u2019]m|im|it['\u2019]s|its|"
+    r"this is|(?:you can |just |please )?call me|me llamo|mi nombre es|"
+    r"me dicen|soy)\s+",
     re.IGNORECASE,
 )
+_POLITE_ENDING = re.compile(
+    r"[\s,]+(?:please|thanks|thank you|por favor|gracias)$", re.IGNORECASE
+)
 _QUESTION_WORDS = frozenset(
-    "what why how who when where which can could do does is are will would "
-    "qué por cómo quién cuándo dónde".split()
+    "what why how who when where which qué por cómo quién cuándo dónde".split()
+)
+# Words of replies to the name question that give no name: yes and no, skips,
+# "I don't know", thanks, greetings and times of day, in English and Spanish.
+# A reply made only of these words is rejected, but a name that contains one,
+# such as "Maria Claro" or "No Hyun", is not.
+_NON_NAME_REPLY_WORDS = frozenset(
+    """
+    yes yeah yep yup ok okay sure fine alright no nope nah none nothing nobody
+    skip pass cancel stop never mind nevermind forget maybe idk dunno unknown
+    anonymous i don't dont know
+    thanks thank you please it this that one just rather prefer say to
+    hi hello hey good great well here today tomorrow later now morning
+    afternoon evening night anytime soon asap back
+    sí si vale claro omitir saltar paso ninguno ninguna nadie gracias sé se
+    nose quizás quizas prefiero decir cancelar cancela olvídalo olvidalo hola
+    ahora luego después despues mañana manana tarde noche
+    """.split()
+)
+# Words that make a reply a sentence, such as "I want someone to call me", and
+# that are rare in personal names. Words that are also common names or name
+# parts ("my", "to", "do", "will", "van", "de") are left out on purpose.
+_SENTENCE_WORDS = frozenset(
+    """
+    i me you your yours we our us they them their it someone somebody anyone
+    anybody everyone not don't dont can't cant cannot won't wont want wants
+    need needs call talk speak help please the is are was were have has had
+    would could should does tell give know name number phone thanks thank
+    quiero necesito alguien llamar llamen llame hablar ayuda usted favor
+    gracias nombre número numero teléfono telefono dar
+    """.split()
 )
 
 
@@ -56,16 +93,26 @@ def read_name(text: str) -> str | None:
     """Return the text as a person's name, or None if it does not read as one.
 
     A name is one to six words of letters (with inner apostrophes, hyphens or
-    periods), and is not a question. The intent classifier is not trusted
-    here: unusual names often look like other intents to it.
+    periods). A lead-in such as "my name is" or "call me" and a closing
+    "please" are dropped. Questions, sentences and replies such as "yes",
+    "no thanks", "skip" or "no sé" are not names. The intent classifier is not
+    trusted here: unusual names often look like other intents to it.
     """
-    name = _NAME_PREFIX.sub("", re.sub(r"\s+", " ", text).strip() + " ").strip(" .!")
+    name = re.sub(r"\s+", " ", text).strip()
+    name = _NAME_LEAD_IN.sub("", name + " ").strip()
+    name = _POLITE_ENDING.sub("", name).strip(" .!")
     words = name.split(" ")
     if not 1 < len(name) <= MAX_NAME_CHARS or len(words) > MAX_NAME_WORDS:
         return None
-    if "?" in name or words[0].casefold() in _QUESTION_WORDS:
+    if "?" in name or not all(_NAME_WORD.match(word) for word in words):
         return None
-    if not all(_NAME_WORD.match(word) for word in words):
+
+    keys = [word.casefold().replace("\u2019", "'").rstrip(".") for word in words]
+    if keys[0] in _QUESTION_WORDS:
+        return None
+    if all(key in _NON_NAME_REPLY_WORDS for key in keys):
+        return None
+    if any(key in _SENTENCE_WORDS for key in keys):
         return None
     return name
 

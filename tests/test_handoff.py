@@ -26,6 +26,108 @@ def test_read_name(text, name):
 
 
 @pytest.mark.parametrize(
+    "text, name",
+    [
+        ("Test Person", "Test Person"),
+        ("Bob", "Bob"),
+        ("Call me Bob", "Bob"),
+        ("you can call me Bob", "Bob"),
+        ("Call me Bob please", "Bob"),
+        ("Bob, please", "Bob"),
+        ("my name is María José", "María José"),
+        ("I'm Nguyen Van A", "Nguyen Van A"),
+        ("I\u2019m Nguyen Van A", "Nguyen Van A"),
+        ("i am Ana", "Ana"),
+        ("Hi, I'm Bob", "Bob"),
+        ("yes, my name is Ana Ruiz", "Ana Ruiz"),
+        ("Sure, call me Bob.", "Bob"),
+        ("soy Lupita", "Lupita"),
+        ("me dicen Chuy", "Chuy"),
+        ("mi nombre es Ana", "Ana"),
+        ("Mrs. Smith", "Mrs. Smith"),
+        ("Mary-Jane O\u2019Neil", "Mary-Jane O\u2019Neil"),
+        # Names that share a word with a reply or a question.
+        ("Will Smith", "Will Smith"),
+        ("Can Yilmaz", "Can Yilmaz"),
+        ("Do Thi Lan", "Do Thi Lan"),
+        ("To Thi Lan", "To Thi Lan"),
+        ("Nguyen Thi My", "Nguyen Thi My"),
+        ("No Hyun", "No Hyun"),
+        ("Maria Claro", "Maria Claro"),
+        ("Si Tran", "Si Tran"),
+        ("María de la Cruz", "María de la Cruz"),
+    ],
+)
+def test_read_name_accepts_name(text, name):
+    assert read_name(text) == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Replies that answer the question but give no name.
+        "yes",
+        "Yes!",
+        "yeah",
+        "no",
+        "No thanks",
+        "no thank you",
+        "ok",
+        "okay",
+        "sure",
+        "skip",
+        "skip it",
+        "pass",
+        "none",
+        "nothing",
+        "I don't know",
+        "I don\u2019t know",
+        "idk",
+        "maybe later",
+        "cancel",
+        "never mind",
+        "thanks",
+        "hello",
+        "prefer not to say",
+        "sí",
+        "si",
+        "Sí.",
+        "vale",
+        "claro",
+        "omitir",
+        "no sé",
+        "no se",
+        "ninguno",
+        "nadie",
+        "no gracias",
+        "cancelar",
+        "olvídalo",
+        # Lead-ins with nothing after them, or with a reply after them.
+        "call me",
+        "call me tomorrow",
+        "call me back",
+        "call me please",
+        "I'm good",
+        "I am not sure",
+        # Sentences and questions.
+        "I want someone to call me",
+        "talk to a person",
+        "I need help with housing",
+        "will someone call me",
+        "do you speak spanish",
+        "not telling",
+        "none of your business",
+        "no quiero dar mi nombre",
+        "necesito ayuda",
+        "why do you need it",
+        "Who is this",
+    ],
+)
+def test_read_name_rejects_reply(text):
+    assert read_name(text) is None
+
+
+@pytest.mark.parametrize(
     "text, entities, slot",
     [
         ("fix my phone", [], "handoff_phone"),
