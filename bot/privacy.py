@@ -7,9 +7,10 @@ while Rasa has the tracker loaded would make that count too small, and the
 next save would write the whole session back. So a deletion has two steps:
 
 1. During the turn, `ConversationEraser.request_deletion` pseudonymises the
-   conversation's unworked tickets, cancels their pending SMS and stores a
-   `ConversationDeletion` row. The action then returns a `SessionStarted`
-   event, so the tracker that Rasa saves ends in a new, empty session.
+   conversation's unworked tickets, closes them as withdrawn by the member,
+   cancels their pending SMS and stores a `ConversationDeletion` row. The
+   action then returns a `SessionStarted` event, so the tracker that Rasa
+   saves ends in a new, empty session.
 2. After Rasa saved that turn, `ConversationEraser.erase_pending` deletes
    every event older than the new session's `session_started` row, and the
    conversation state. Those rows are outside Rasa's count, so no later save
@@ -67,6 +68,8 @@ from bot.models import (
     utcnow,
 )
 from bot.outbox import FAILED, PENDING, UNKNOWN
+from bot.workspace import workflow
+from bot.workspace.audit import SYSTEM_ACTOR
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +80,14 @@ PSEUDONYMISED_PHONE = "+10000000000"
 # SMS conversation id is a keyed hash of the member's phone number.
 PSEUDONYMISED_CONVERSATION_PREFIX = "pseudonymised-"
 CANCELLED_SMS_ERROR = "cancelled: member deleted the conversation"
+# A pseudonymised ticket is closed with the reason staff use when the member
+# declines. The note explains the close to the coordinator.
+WITHDRAWN_CLOSE_REASON = "declined"
+WITHDRAWN_NOTE = (
+    "The member canceled this request and deleted the conversation in the "
+    "assistant. Their name, contact details, member ID and screening answers "
+    "were removed, so the ticket was closed without a text to the member."
+)
 # Outbox rows that will still be sent unless cancelled. A `sending` row is in
 # flight and is left to the sender.
 CANCELLABLE_SMS_STATUSES = (PENDING, UNKNOWN)
@@ -108,7 +119,7 @@ class DeletionReceipt:
     Attributes:
         request_id: Id of the stored `ConversationDeletion`.
         cancelled_references: Reference codes of the unworked tickets that
-            were pseudonymised.
+            were pseudonymised and closed.
         kept_references: Reference codes of the tickets staff already work
             on, which are kept unchanged.
         cancelled_sms: Outbox rows cancelled before they were sent.
@@ -186,16 +197,18 @@ class ConversationEraser:
         self._stopping = False
 
     def request_deletion(self, conversation_id: str) -> DeletionReceipt:
-        """Pseudonymise the conversation's unworked tickets and queue the erasure.
+        """Pseudonymise and close the unworked tickets, and queue the erasure.
 
         Everything happens in one transaction. Each ticket of the
         conversation with status `new` loses the name, member ID, date of
         birth, call time, screening data, link to earlier tickets and
         conversation id. Its phone becomes `PSEUDONYMISED_PHONE`, and
-        `pseudonymised_at` records when. Its SMS rows get the same phone, and
-        those not yet sent are cancelled. Tickets with any other status are
-        kept. A `ConversationDeletion` row queues the deletion of the tracker
-        events for `erase_pending`.
+        `pseudonymised_at` records when. The workflow then closes it as the
+        system, with the close reason `declined` and a note saying why; no
+        status SMS is queued for a pseudonymised ticket. Its SMS rows get the
+        same phone, and those not yet sent are cancelled. Tickets with any
+        other status are kept. A `ConversationDeletion` row queues the
+        deletion of the tracker events for `erase_pending`.
 
         Args:
             conversation_id: Rasa's sender id of the conversation.
@@ -207,6 +220,9 @@ class ConversationEraser:
             ValueError: `conversation_id` is empty.
             sqlalchemy.exc.SQLAlchemyError: The database failed; nothing was
                 changed.
+            bot.workspace.workflow.WorkflowValueError: The workflow rejected
+                the close, such as for a clock earlier than the ticket's
+                creation day; nothing was changed.
         """
         if not conversation_id:
             raise ValueError("conversation_id is required")
@@ -225,6 +241,7 @@ class ConversationEraser:
             for ticket_id, reference, status in tickets:
                 unworked = status == TICKET_STATUS_NEW
                 if unworked and _pseudonymise(session, ticket_id, now):
+                    _close_withdrawn(session, reference, now)
                     pseudonymised.append(ticket_id)
                     cancelled.append(reference)
                 else:
@@ -239,8 +256,8 @@ class ConversationEraser:
             request_id = request.id
 
         logger.info(
-            "Deletion request %d stored: %d tickets pseudonymised, %d kept, "
-            "%d SMS cancelled",
+            "Deletion request %d stored: %d tickets pseudonymised and closed, "
+            "%d kept, %d SMS cancelled",
             request_id,
             len(cancelled),
             len(kept),
@@ -458,6 +475,27 @@ def _pseudonymise(session: Session, ticket_id: int, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def _close_withdrawn(session: Session, reference: str, now: datetime) -> None:
+    """Close a just-pseudonymised ticket as the system, with a note saying why.
+
+    The row lock taken by `_pseudonymise` keeps staff from changing the
+    ticket until the transaction ends, so the version read here is current.
+    """
+    ticket = workflow.get_ticket(session, reference)
+    workflow.change_status(
+        session,
+        reference,
+        to_status=workflow.CLOSED,
+        expected_version=ticket.version,
+        actor=SYSTEM_ACTOR,
+        close_reason=WITHDRAWN_CLOSE_REASON,
+        now=now,
+    )
+    workflow.add_note(
+        session, reference, body=WITHDRAWN_NOTE, actor=SYSTEM_ACTOR, now=now
+    )
 
 
 def _cancel_sms(session: Session, ticket_ids: list[int], now: datetime) -> int:

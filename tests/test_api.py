@@ -24,6 +24,7 @@ from bot.models import AuditEntry, Ticket, TicketStatusChange
 from bot.opt_outs import record_opt_out
 from bot.tickets import HandoffRequest, TicketRepository
 from bot.web import PathOnlyAccessLogger, create_app
+from bot.workspace.api import load_openapi
 from bot.workspace.auth import create_user
 from bot.workspace.tokens import create_token, revoke_token
 from tests.outbox_support import make_settings
@@ -863,3 +864,107 @@ async def test_detail_lists_texts_and_opt_out(api):
     assert reference in attempted["body"]
     assert "to_number" not in attempted
     assert body["sms_opted_out_at"] is not None
+
+
+# Language groups, repeated parameters and the assignee forms
+
+
+async def test_list_language_groups(api):
+    references = {
+        language: create_ticket(
+            api.session_factory,
+            f"h-{language}",
+            phone=f"+1650555{index:04d}",
+            member_id=None,
+            preferred_language=language,
+        )
+        for index, language in enumerate(("en", "zh", "yue", "vi", "other"), 1)
+    }
+    expected = {
+        "zh": {references["zh"], references["yue"]},
+        "yue": {references["yue"]},
+        "other": {references["vi"], references["other"]},
+        "en": {references["en"]},
+    }
+
+    for language, wanted in expected.items():
+        status, _, body = await api.json("GET", f"/api/v1/tickets?language={language}")
+        assert status == 200, body
+        found = [item["reference"] for item in body["items"]]
+        assert set(found) == wanted, language
+        assert len(found) == len(wanted), language
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("status=open&status=closed", "status"),
+        ("language=zh&language=yue", "language"),
+        ("assignee=coordinator1&assignee=none", "assignee"),
+        ("page=1&per_page=5&page=2", "page"),
+    ],
+)
+async def test_list_rejects_repeated_parameter(api, query, field):
+    document = await openapi(api)
+
+    status, _, body = await api.json("GET", f"/api/v1/tickets?{query}")
+
+    assert status == 400, body
+    validate(document, "Error", body)
+    assert body["error"]["code"] == "invalid_parameter"
+    assert body["error"]["field"] == field
+    assert body["error"]["message"].startswith(f"{field} is given 2 times")
+
+
+async def test_openapi_documents_repeated_parameters(api):
+    document = await openapi(api)
+
+    operation = document["paths"]["/api/v1/tickets"]["get"]
+    language = next(p for p in operation["parameters"] if p["name"] == "language")
+    assert "repeated parameter" in operation["description"]
+    assert "`yue`" in language["description"]
+    assert "every Chinese code" in language["description"]
+
+
+@pytest.mark.parametrize("assignee", ["none", "2", 2])
+async def test_patch_assignee_takes_only_username_or_null(api, assignee):
+    reference = create_ticket(api.session_factory)
+
+    status, _, body = await api.json(
+        "PATCH", f"/api/v1/tickets/{reference}",
+        json={"version": 1, "assignee": assignee},
+    )
+
+    assert status == 422, body
+    assert body["error"]["field"] == "assignee"
+
+
+async def test_patch_null_unassigns(api):
+    reference = create_ticket(api.session_factory)
+    status, _, body = await api.json(
+        "PATCH", f"/api/v1/tickets/{reference}",
+        json={"version": 1, "assignee": "coordinator1"},
+    )
+    assert status == 200, body
+    assert body["assignee"]["display_name"] == "Casey Coordinator"
+
+    status, _, body = await api.json(
+        "PATCH", f"/api/v1/tickets/{reference}",
+        json={"version": 2, "assignee": None},
+    )
+
+    assert status == 200, body
+    assert body["assignee"] is None
+
+
+def test_readme_states_patch_assignee_forms():
+    readme = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+    document = load_openapi()
+    schema = document["components"]["schemas"]["TicketChange"]["properties"]
+
+    assert schema["assignee"]["type"] == ["string", "null"]
+    assert (
+        "In a PATCH body, `assignee` is a staff username, or `null` to unassign."
+        in readme
+    )
+    assert "`assignee` takes a username, a user id or `none`" not in readme

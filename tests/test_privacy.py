@@ -36,18 +36,30 @@ from actions.privacy import ActionDeleteConversation
 from bot import privacy
 from bot.contacts import contact_slots
 from bot.db import make_engine, make_session_factory
-from bot.models import ConversationDeletion, ConversationState, OutboxMessage, Ticket
+from bot.models import (
+    AuditEntry,
+    ConversationDeletion,
+    ConversationState,
+    OutboxMessage,
+    Ticket,
+    TicketNote,
+    TicketStatusChange,
+)
 from bot.models import utcnow
 from bot.privacy import (
     CANCELLED_SMS_ERROR,
     PSEUDONYMISED_PHONE,
     RASA_EVENTS,
+    WITHDRAWN_CLOSE_REASON,
+    WITHDRAWN_NOTE,
     ConversationEraser,
     purge_conversations,
 )
+from bot.workspace import workflow
 from bot.settings import PROJECT_ROOT
 from bot.tickets import HandoffRequest, TicketRepository
 from tests.assistant import REFERENCE_PATTERN, start_assistant, stop_assistant
+from tests.test_workflow import make_staff
 from tests.services import REDIS_TEST_DB, create_postgres_database, require_redis
 
 DOMAIN = Domain.load(str(PROJECT_ROOT / "domain.yml"))
@@ -232,10 +244,96 @@ def test_new_ticket_is_pseudonymised(session_factory):
     assert ticket.conversation_id != CONVERSATION
     assert ticket.conversation_id.startswith("pseudonymised-")
     assert ticket.pseudonymised_at is not None
-    assert ticket.status == "new"
+    assert ticket.status == "closed"
+    assert ticket.close_reason == WITHDRAWN_CLOSE_REASON
+    assert ticket.due_at is None
     # What staff need to see what was asked for stays.
     assert ticket.services == ["ecm"]
     assert ticket.consent_contact is True
+
+
+def test_pseudonymised_ticket_closed_by_system(session_factory):
+    ticket_id = make_ticket(session_factory, CONVERSATION, "h1")
+
+    eraser(session_factory).request_deletion(CONVERSATION)
+
+    with session_factory() as session:
+        ticket = session.get(Ticket, ticket_id)
+        changes = session.execute(
+            select(TicketStatusChange).where(TicketStatusChange.ticket_id == ticket_id)
+        ).scalars().all()
+        notes = session.execute(
+            select(TicketNote).where(TicketNote.ticket_id == ticket_id)
+        ).scalars().all()
+        audit = session.execute(
+            select(AuditEntry.action, AuditEntry.actor).where(
+                AuditEntry.ticket_reference == ticket.reference
+            )
+        ).all()
+        kinds = session.execute(
+            select(OutboxMessage.kind).where(OutboxMessage.ticket_id == ticket_id)
+        ).scalars().all()
+    assert ticket.status == "closed"
+    assert ticket.version == 2
+    assert [(c.from_status, c.to_status) for c in changes] == [
+        (None, "new"),
+        ("new", "closed"),
+    ]
+    assert changes[-1].close_reason == "declined"
+    assert changes[-1].user_id is None
+    assert changes[-1].api_token_id is None
+    assert [note.body for note in notes] == [WITHDRAWN_NOTE]
+    assert notes[0].user_id is None
+    assert sorted(audit) == [("add_note", "system"), ("change_status", "system")]
+    # Only the hand-off's confirmation, cancelled; no closing text.
+    assert kinds == ["ticket_confirmation"]
+
+
+def test_assigned_new_ticket_still_closed(session_factory):
+    ticket_id = make_ticket(session_factory, CONVERSATION, "h1")
+    coordinator = make_staff(session_factory, "ana")
+    with session_factory() as session, session.begin():
+        ticket = session.get(Ticket, ticket_id)
+        # An assignment moves the version on but leaves the ticket `new`.
+        workflow.assign(
+            session,
+            ticket.reference,
+            assignee_id=coordinator.user_id,
+            expected_version=1,
+            actor=coordinator,
+        )
+
+    receipt = eraser(session_factory).request_deletion(CONVERSATION)
+
+    with session_factory() as session:
+        ticket = session.get(Ticket, ticket_id)
+    assert receipt.cancelled_references == (ticket.reference,)
+    assert ticket.status == "closed"
+    assert ticket.version == 3
+
+
+def test_failed_close_changes_nothing(session_factory, monkeypatch):
+    ticket_id = make_ticket(session_factory, CONVERSATION, "h1")
+
+    def reject(*args, **kwargs):
+        raise workflow.InvalidStatusDateError("rejected by the test")
+
+    monkeypatch.setattr(workflow, "change_status", reject)
+
+    with pytest.raises(workflow.InvalidStatusDateError):
+        eraser(session_factory).request_deletion(CONVERSATION)
+
+    with session_factory() as session:
+        ticket = session.get(Ticket, ticket_id)
+        requests = session.execute(select(ConversationDeletion)).scalars().all()
+        sms = session.execute(
+            select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id)
+        ).scalar_one()
+    assert ticket.status == "new"
+    assert ticket.name == NAME
+    assert ticket.pseudonymised_at is None
+    assert requests == []
+    assert sms.status == "pending"
 
 
 def test_placeholder_phone_fits_ticket_rules():
@@ -958,7 +1056,10 @@ def test_member_deletes_conversation(assistant):
         assert gone.call_time is None
         assert gone.phone == PSEUDONYMISED_PHONE
         assert gone.pseudonymised_at is not None
+        assert gone.status == "closed"
+        assert gone.close_reason == WITHDRAWN_CLOSE_REASON
         assert sms.to_number == PSEUDONYMISED_PHONE
+        assert stays.status == "in_progress"
         assert stays.name == KEPT_DETAILS["handoff_name"]
         assert stays.phone == "+16505550143"
         assert stays.pseudonymised_at is None

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from multidict import MultiDict
 from sqlalchemy import func, select, text, update
 
+from bot.languages import LANGUAGE_GROUPS, OTHER
 from bot.models import Ticket as TicketRow
 from bot.workspace.queue import (
     QueueFilters,
@@ -295,6 +297,64 @@ def test_search(session_factory, queue, typed, expected):
     assert listed(session_factory, labels, search=typed) == expected
 
 
+# Language filter: named groups, single codes and everything else
+
+# Label: the stored preferred language.
+LANGUAGE_TICKETS = {
+    "L-en": "en",
+    "L-es": "es",
+    "L-zh": "zh",
+    "L-yue": "yue",
+    "L-tl": "tl",
+    "L-vi": "vi",
+    "L-ase": "ase",
+    "L-other": "other",
+    "L-none": None,
+}
+
+
+@pytest.fixture
+def language_queue(session_factory):
+    """Store one ticket per entry of `LANGUAGE_TICKETS`; return labels by reference."""
+    labels = {}
+    for number, (label, language) in enumerate(LANGUAGE_TICKETS.items(), start=1):
+        reference = make_ticket(
+            session_factory,
+            phone=f"+1650555{number:04d}",
+            conversation_id=f"conv-{label}",
+            preferred_language=language,
+        )
+        labels[reference] = label
+    return labels
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", {"L-en"}),
+        ("es", {"L-es"}),
+        ("zh", {"L-zh", "L-yue"}),
+        ("yue", {"L-yue"}),
+        ("tl", {"L-tl"}),
+        ("vi", {"L-vi"}),
+        ("other", {"L-vi", "L-ase", "L-other", "L-none"}),
+    ],
+)
+def test_language_filter_groups(session_factory, language_queue, language, expected):
+    found = listed(session_factory, language_queue, language=language)
+
+    assert set(found) == expected
+    assert len(found) == len(expected)
+
+
+def test_language_groups_find_every_ticket(session_factory, language_queue):
+    found = []
+    for language in (*LANGUAGE_GROUPS, OTHER):
+        found += listed(session_factory, language_queue, language=language)
+
+    assert sorted(found) == sorted(LANGUAGE_TICKETS)
+
+
 # Query parsing
 
 
@@ -364,6 +424,20 @@ def test_from_query_rejects(query, parameter):
         QueueFilters.from_query(query)
 
 
+@pytest.mark.parametrize("name", ["status", "language", "assignee", "page", "sort"])
+def test_from_query_rejects_repeated(name):
+    query = MultiDict([(name, "1"), ("search", "HP-7KQ4MX"), (name, "2")])
+
+    with pytest.raises(ValueError, match=f"^{name} is given 2 times"):
+        QueueFilters.from_query(query)
+
+
+def test_from_query_ignores_repeated_unknown_key():
+    query = MultiDict([("status", "open"), ("utm", "a"), ("utm", "b")])
+
+    assert QueueFilters.from_query(query) == QueueFilters(status="open")
+
+
 def test_list_queue_validates(session_factory):
     with session_factory() as session:
         with pytest.raises(ValueError, match="per_page"):
@@ -383,6 +457,7 @@ def test_list_queue_validates(session_factory):
         (QueueFilters(search="M0000006"), "ix_tickets_member_id"),
         (QueueFilters(search="m000-0006"), "ix_tickets_member_id"),
         (QueueFilters(language="es"), "ix_tickets_preferred_language"),
+        (QueueFilters(language="zh"), "ix_tickets_preferred_language"),
     ],
 )
 def test_count_uses_index(session_factory, queue, filters, index):

@@ -390,6 +390,33 @@ def test_texts_in_plain_words(session_factory):
     assert "+16505550100" not in repr(texts)
 
 
+def test_cancelled_text_names_deletion(session_factory):
+    reference = make_ticket(session_factory, conversation_id="conv-deleted")
+
+    ConversationEraser(session_factory).request_deletion("conv-deleted")
+
+    texts = detail(session_factory, reference).texts
+    assert [(text.kind, text.status) for text in texts] == [
+        ("ticket_confirmation", "failed")
+    ]
+    assert texts[0].status_label == "Not sent"
+    assert texts[0].problem == "canceled because the member deleted the conversation"
+    assert "Twilio" not in texts[0].problem
+
+
+def test_deleted_ticket_closed_with_note(session_factory):
+    reference = make_ticket(session_factory, conversation_id="conv-deleted")
+
+    ConversationEraser(session_factory).request_deletion("conv-deleted")
+
+    result = detail(session_factory, reference)
+    assert result.ticket.status == "closed"
+    assert result.ticket.close_reason == "declined"
+    assert result.status_history[-1].actor == "System"
+    assert result.notes[0].author == "System"
+    assert "canceled this request and deleted the conversation" in result.notes[0].body
+
+
 def test_opt_out_shown_until_opt_in(session_factory):
     reference = make_ticket(session_factory, phone="+16505550123")
     assert detail(session_factory, reference).sms_opted_out_at is None

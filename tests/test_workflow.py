@@ -774,7 +774,11 @@ def test_no_sms_for_pseudonymised_ticket(session_factory):
     reference = make_ticket(session_factory, conversation_id="conv-gone")
     receipt = ConversationEraser(session_factory).request_deletion("conv-gone")
     assert receipt.cancelled_references == (reference,)
+    # The deletion closed it without the closing text.
+    assert load(session_factory, reference).status == "closed"
+    assert status_sms(session_factory, reference) == []
 
+    move(session_factory, reference, "new")
     move(session_factory, reference, "contact_attempted")
 
     assert load(session_factory, reference).status == "contact_attempted"

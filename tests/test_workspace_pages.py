@@ -10,8 +10,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from yarl import URL
 
 from bot.models import AuditEntry, OutboxMessage, TicketNote, TicketStatusChange, utcnow
+from bot.outbox import enqueue_sms
+from bot.privacy import ConversationEraser
+from bot.workspace.app import CONFLICT_COOKIE
 from tests.workspace_support import (  # noqa: F401 - fixtures
     XSS_ATTRIBUTE,
     XSS_SCRIPT,
@@ -286,6 +290,74 @@ async def test_invalid_filters_show_message(workspace, query):
     assert reference in html
 
 
+async def test_queue_language_names_and_groups(workspace):
+    cantonese = add_ticket(
+        workspace.session_factory, name="Cantonese Speaker", preferred_language="yue"
+    )
+    unspecified_chinese = add_ticket(
+        workspace.session_factory, name="Chinese Speaker", preferred_language="zh"
+    )
+    vietnamese = add_ticket(
+        workspace.session_factory, name="Vietnamese Speaker", preferred_language="vi"
+    )
+    english = add_ticket(workspace.session_factory, name="English Speaker")
+    client = await signed_in(workspace, "ana")
+    try:
+        _, everyone, _ = await client.get("/workspace/")
+        _, chinese, _ = await client.get("/workspace/?language=zh")
+        _, other, _ = await client.get("/workspace/?language=other")
+        _, only_cantonese, _ = await client.get("/workspace/?language=yue")
+        _, ticket_page, _ = await client.get(f"/workspace/tickets/{cantonese}")
+    finally:
+        await client.close()
+
+    assert "<td>Cantonese</td>" in everyone
+    assert "<td>Vietnamese</td>" in everyone
+    assert "Yue" not in everyone
+    assert '<option value="yue">Cantonese</option>' in everyone
+    assert '<option value="zh" selected>' in chinese
+    assert cantonese in chinese
+    assert unspecified_chinese in chinese
+    assert english not in chinese
+    assert vietnamese in other
+    assert cantonese not in other
+    assert english not in other
+    assert cantonese in only_cantonese
+    assert unspecified_chinese not in only_cantonese
+    assert "<dd>Cantonese</dd>" in ticket_page
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/workspace/?status=open&status=closed", "/workspace/?language=zh&language=yue"],
+)
+async def test_queue_rejects_repeated_filter(workspace, path):
+    reference = add_ticket(workspace.session_factory)
+    client = await signed_in(workspace, "ana")
+    try:
+        status, html, _ = await client.get(path)
+    finally:
+        await client.close()
+    name = path.split("?")[1].split("=")[0]
+    assert status == 400
+    assert f"The filters were not applied: {name} is given 2 times" in html
+    assert reference in html
+
+
+async def test_export_rejects_repeated_filter(workspace):
+    add_ticket(workspace.session_factory)
+    client = await signed_in(workspace, "sam", "supervisor")
+    try:
+        status, html, _ = await client.get(
+            "/workspace/export.csv?status=open&status=closed"
+        )
+    finally:
+        await client.close()
+    assert status == 400
+    assert "status is given 2 times" in html
+    assert audit_rows(workspace.session_factory, "export_csv") == []
+
+
 async def test_queue_pagination(workspace):
     references = [
         add_ticket(workspace.session_factory, name=f"Member {i}") for i in range(30)
@@ -382,6 +454,63 @@ async def test_messages_withheld_without_consent(workspace):
         await client.close()
     assert "did not agree to share the conversation" in html
     assert "Experiencing homelessness" not in html
+
+
+async def test_deleted_conversation_ticket_page(workspace):
+    reference = add_ticket(workspace.session_factory, name="Rosalind Quimby")
+    ticket = load_ticket(workspace.session_factory, reference)
+    with workspace.session_factory() as session, session.begin():
+        enqueue_sms(
+            session,
+            to_number=ticket.phone,
+            body=f"We got your request {reference}.",
+            language="en",
+            kind="ticket_confirmation",
+            ticket_id=ticket.id,
+        )
+    ConversationEraser(workspace.session_factory).request_deletion(
+        ticket.conversation_id
+    )
+    client = await signed_in(workspace, "ana")
+    try:
+        _, html, _ = await client.get(f"/workspace/tickets/{reference}")
+        _, open_queue, _ = await client.get("/workspace/?status=open")
+        _, all_tickets, _ = await client.get("/workspace/")
+    finally:
+        await client.close()
+
+    notice = html.index("The member canceled this request")
+    assert notice < html.index('id="contact-heading"')
+    assert "Their name, contact details, member ID and screening answers" in html
+    assert "Rosalind Quimby" not in html
+    assert "+10000000000" not in html
+    assert "Status: <strong>Closed</strong>" in html
+    assert "Closed (Member declined)" in html
+    assert "deleted the conversation in the assistant" in html
+    assert "Not sent: canceled because the member deleted the conversation" in html
+    assert "Twilio did not take it" not in html
+    assert reference not in open_queue
+    assert reference in all_tickets
+    assert "(removed: the member deleted the conversation)" in all_tickets
+
+
+async def test_open_pseudonymised_ticket_asks_to_close(workspace):
+    # Deleted before the deletion closed tickets, so it is still `new`.
+    reference = add_ticket(
+        workspace.session_factory,
+        name=None,
+        phone="+10000000000",
+        pseudonymised_at=utcnow(),
+    )
+    client = await signed_in(workspace, "ana")
+    try:
+        _, html, _ = await client.get(f"/workspace/tickets/{reference}")
+    finally:
+        await client.close()
+
+    text = " ".join(html.split())
+    assert "The member canceled this request" in text
+    assert 'Close the ticket with the reason "Member declined".' in text
 
 
 async def test_unknown_ticket_404(workspace):
@@ -550,17 +679,27 @@ async def test_concurrent_status_changes(workspace):
                 form(page_b, "contacted", "Note from Ben"),
             ),
         )
+        # The loser's browser now contains the form it could not save.
+        ana_lost = first.cookie(CONFLICT_COOKIE) is not None
+        loser, winner = (first, second) if ana_lost else (second, first)
+        loser_location = results[0 if ana_lost else 1][2].headers["Location"]
+        winner_cookie = winner.cookie(CONFLICT_COOKIE)
+        status, loser_page, _ = await loser.get(loser_location)
+        # A reload is a plain GET of the ticket page, with no draft left.
+        _, reloaded, _ = await loser.get(loser_location)
     finally:
         await first.close()
         await second.close()
 
-    statuses = sorted(status for status, _, _ in results)
-    assert statuses == [303, 409]
-    ana_lost = results[0][0] == 409
-    loser_page = results[0][1] if ana_lost else results[1][1]
+    assert [status for status, _, _ in results] == [303, 303]
+    assert loser_location == f"/workspace/tickets/{reference}"
+    assert winner_cookie is None
     loser_note = "Note from Ana" if ana_lost else "Note from Ben"
+    assert status == 200
     assert "This ticket changed while you were looking at it" in loser_page
     assert f">{loser_note}</textarea>" in loser_page
+    assert "This ticket changed" not in reloaded
+    assert loser_note not in reloaded
 
     ticket = load_ticket(workspace.session_factory, reference)
     assert ticket.version == 2
@@ -569,6 +708,71 @@ async def test_concurrent_status_changes(workspace):
     winner_status = "contacted" if ana_lost else "contact_attempted"
     assert ticket.status == winner_status
     assert 'name="version" value="2"' in loser_page
+
+
+async def test_conflict_with_long_note_stays_in_place(workspace):
+    reference = add_ticket(workspace.session_factory)
+    client = await signed_in(workspace, "ana")
+    long_note = "Called twice, no answer. " * 200
+    try:
+        _, page, _ = await client.get(f"/workspace/tickets/{reference}")
+        status, html, _ = await client.post(
+            f"/workspace/tickets/{reference}/status",
+            {
+                "csrf_token": csrf_token(page),
+                "version": "7",
+                "to_status": "contact_attempted",
+                "status_note": long_note,
+            },
+        )
+        conflict_cookie = client.cookie(CONFLICT_COOKIE)
+    finally:
+        await client.close()
+
+    # Too long for a cookie, so the page is shown at the form's address.
+    assert status == 409
+    assert conflict_cookie is None
+    assert "This ticket changed while you were looking at it" in html
+    assert f">{long_note}</textarea>" in html
+
+
+async def test_conflict_draft_is_for_its_user_only(workspace):
+    reference = add_ticket(workspace.session_factory)
+    other = add_ticket(workspace.session_factory)
+    client = await signed_in(workspace, "ana")
+    try:
+        _, page, _ = await client.get(f"/workspace/tickets/{reference}")
+        status, _, _ = await client.post(
+            f"/workspace/tickets/{reference}/status",
+            {
+                "csrf_token": csrf_token(page),
+                "version": "7",
+                "to_status": "contact_attempted",
+                "status_note": "Private draft",
+            },
+        )
+        sealed = client.cookie(CONFLICT_COOKIE)
+        _, other_page, _ = await client.get(f"/workspace/tickets/{other}")
+        cleared = client.cookie(CONFLICT_COOKIE)
+    finally:
+        await client.close()
+    # The same cookie in another user's browser shows nothing.
+    stranger = await signed_in(workspace, "ben")
+    try:
+        stranger.http.cookie_jar.update_cookies(
+            {CONFLICT_COOKIE: sealed}, response_url=URL(workspace.url + "/workspace/")
+        )
+        _, stranger_page, _ = await stranger.get(f"/workspace/tickets/{reference}")
+    finally:
+        await stranger.close()
+
+    assert status == 303
+    assert sealed
+    assert "Private draft" not in other_page
+    assert "This ticket changed" not in other_page
+    assert not cleared
+    assert "Private draft" not in stranger_page
+    assert "This ticket changed" not in stranger_page
 
 
 async def test_stale_assignment_conflict(workspace):
@@ -587,7 +791,7 @@ async def test_stale_assignment_conflict(workspace):
             },
         )
         assert status == 303
-        status, html, _ = await second.post(
+        status, _, response = await second.post(
             f"/workspace/tickets/{reference}/assign",
             {
                 "csrf_token": csrf_token(page_b),
@@ -595,10 +799,13 @@ async def test_stale_assignment_conflict(workspace):
                 "assign_to_me": "1",
             },
         )
+        assert status == 303
+        assert response.headers["Location"] == f"/workspace/tickets/{reference}"
+        status, html, _ = await second.get(response.headers["Location"])
     finally:
         await first.close()
         await second.close()
-    assert status == 409
+    assert status == 200
     assert "This ticket changed while you were looking at it" in html
     assert re.search(r"assigned to\s*<strong>Ana</strong>", html)
     ticket = load_ticket(workspace.session_factory, reference)
@@ -654,6 +861,19 @@ async def test_form_controls_have_labels(workspace):
             control_id = re.search(r'\bid="([^"]+)"', tag)
             assert control_id, tag
             assert f'<label for="{control_id.group(1)}"' in html, tag
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [("yue", "Cantonese"), ("zh", "Chinese"), ("ase", "American Sign Language"),
+     ("other", "Other"), (None, "")],
+)
+def test_language_label_names_language(code, name):
+    from bot.workspace.app import build_templates
+
+    template = build_templates().from_string("{{ value | language_label }}")
+
+    assert template.render(value=code) == name
 
 
 @pytest.mark.parametrize(

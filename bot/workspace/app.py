@@ -24,6 +24,10 @@ back into the same form on the ticket page after signing in again, for the
 same user only. A draft too large for a cookie is shown on the sign-in page
 instead, to copy.
 
+When someone else saved a ticket first, a status or assignment form is not
+saved. The reply is a redirect back to the ticket page, which explains the
+conflict and puts back what the form held, carried in a sealed cookie.
+
 Every POST form carries the sign-in's CSRF token. The sign-in form itself
 gets a token from a short-lived cookie, so a third-party page cannot sign a
 browser in to an account of its choosing. As a second defence, a POST whose
@@ -48,12 +52,14 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.db import run_in_thread
+from bot.languages import GROUP_LABELS, language_label, single_language_choices
 from bot.models import CLOSE_REASONS, StaffUser, Ticket, utcnow
 from bot.web import SESSION_FACTORY, SETTINGS
 from bot.workspace import auth
 from bot.workspace.audit import ACTIONS, Actor, AuditFilters, list_audit, record
 from bot.workspace.audit import MAX_PAGE as AUDIT_MAX_PAGE
 from bot.workspace.cookies import (
+    CONFLICT_DRAFT_PURPOSE,
     LOGIN_FORM_PURPOSE,
     MAX_COOKIE_CHARS,
     SESSION_PURPOSE,
@@ -70,6 +76,11 @@ STATIC_DIR = PACKAGE_DIR / "static"
 PREFIX = "/workspace"
 SESSION_COOKIE = "hpsm_ws_session"
 LOGIN_COOKIE = "hpsm_ws_login"
+# What a ticket form contained when someone else saved first. The cookie
+# carries it across the redirect to the ticket page, which ignores it after
+# this many seconds.
+CONFLICT_COOKIE = "hpsm_ws_conflict"
+CONFLICT_DRAFT_SECONDS = 300
 # The sign-in form's CSRF cookie is refreshed when it is older than this.
 LOGIN_FORM_SECONDS = 3600
 CSRF_FIELD = "csrf_token"
@@ -108,13 +119,6 @@ CLOSE_REASON_LABELS = {
     "duplicate": "Duplicate",
     "other": "Other",
 }
-LANGUAGE_LABELS = {
-    "en": "English",
-    "es": "Spanish",
-    "zh": "Chinese",
-    "tl": "Tagalog",
-    "other": "Other",
-}
 CHANNEL_LABELS = {"sms": "SMS", "webchat": "Web chat", "rest": "REST"}
 SERVICE_LABELS = {**PROGRAM_LABELS, "community_supports": "Community Supports (any)"}
 SORT_LABELS = {
@@ -129,6 +133,7 @@ WORKSPACE_CLOCK = web.AppKey("workspace_clock", Callable[[], datetime])
 _TEMPLATES = web.AppKey("workspace_templates", jinja2.Environment)
 _SESSION_SEALER = web.AppKey("workspace_session_sealer", CookieSealer)
 _LOGIN_SEALER = web.AppKey("workspace_login_sealer", CookieSealer)
+_CONFLICT_SEALER = web.AppKey("workspace_conflict_sealer", CookieSealer)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -200,7 +205,7 @@ def build_templates() -> jinja2.Environment:
         day=format_date,
         status_label=lambda value: _label(STATUS_LABELS, value),
         reason_label=lambda value: _label(CLOSE_REASON_LABELS, value),
-        language_label=lambda value: _label(LANGUAGE_LABELS, value),
+        language_label=language_label,
         channel_label=lambda value: _label(CHANNEL_LABELS, value),
         service_label=lambda value: _label(SERVICE_LABELS, value),
         action_label=lambda value: _label(ACTION_LABELS, value),
@@ -208,7 +213,8 @@ def build_templates() -> jinja2.Environment:
     environment.globals.update(
         STATUS_LABELS=STATUS_LABELS,
         CLOSE_REASON_LABELS=CLOSE_REASON_LABELS,
-        LANGUAGE_LABELS=LANGUAGE_LABELS,
+        LANGUAGE_GROUP_LABELS=GROUP_LABELS,
+        SINGLE_LANGUAGES=single_language_choices(),
         SERVICE_LABELS=SERVICE_LABELS,
         SORT_LABELS=SORT_LABELS,
         ACTIONS=ACTIONS,
@@ -732,6 +738,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     _clear_cookie(request, response, SESSION_COOKIE)
     # A draft kept from an ended sign-in must not wait for the next user.
     _clear_cookie(request, response, LOGIN_COOKIE)
+    _clear_cookie(request, response, CONFLICT_COOKIE)
     # Tells the route wrapper not to renew the cookie on the way out.
     request["signed_out"] = True
     return response
@@ -820,10 +827,11 @@ def _audit_filters(filters: Any) -> dict[str, Any]:
 async def export_csv(request: web.Request) -> web.StreamResponse:
     """Send the queue, filtered as on the queue page, as a CSV attachment."""
     from bot.workspace.export import write_csv
-    from bot.workspace.queue import QueueFilters, iter_queue
+    from bot.workspace.queue import QueueFilters, iter_queue, reject_repeated
 
     signed_in: SignedIn = request["signed_in"]
     try:
+        reject_repeated(request.query)
         filters = QueueFilters.from_query(_query_without(request.query, "page"))
     except ValueError as error:
         return error_page(
@@ -929,10 +937,10 @@ async def _render_ticket(
     )
 
 
-def _restored_form(request: web.Request, signed_in: SignedIn) -> dict[str, Any] | None:
-    """Return the form state kept when the sign-in ended, if it is for this page."""
-    payload = request.app[_LOGIN_SEALER].open(request.cookies.get(LOGIN_COOKIE))
-    draft = (payload or {}).get("draft")
+def _draft_form_state(
+    request: web.Request, signed_in: SignedIn, draft: Any
+) -> dict[str, Any] | None:
+    """Return a draft's form state if it is this user's, for this ticket page."""
     if not isinstance(draft, dict) or not isinstance(draft.get("fields"), dict):
         return None
     if draft.get("uid") != signed_in.user_id:
@@ -949,18 +957,47 @@ def _restored_form(request: web.Request, signed_in: SignedIn) -> dict[str, Any] 
     return {**fields, "form": draft["form"]}
 
 
+def _restored_form(request: web.Request, signed_in: SignedIn) -> dict[str, Any] | None:
+    """Return the form state kept when the sign-in ended, if it is for this page."""
+    payload = request.app[_LOGIN_SEALER].open(request.cookies.get(LOGIN_COOKIE))
+    return _draft_form_state(request, signed_in, (payload or {}).get("draft"))
+
+
+def _conflict_form(request: web.Request, signed_in: SignedIn) -> dict[str, Any] | None:
+    """Return the form state that lost an edit conflict, if it is for this page."""
+    payload = request.app[_CONFLICT_SEALER].open(request.cookies.get(CONFLICT_COOKIE))
+    if payload is None:
+        return None
+    sealed_at = payload.get("iat")
+    age = _now(request).timestamp() - sealed_at if isinstance(sealed_at, int) else -1
+    if not 0 <= age <= CONFLICT_DRAFT_SECONDS:
+        return None
+    return _draft_form_state(request, signed_in, payload.get("draft"))
+
+
 @staff_route()
 async def ticket_page(request: web.Request) -> web.StreamResponse:
-    """Show one ticket with its forms, refilled with a draft kept at sign-in."""
+    """Show one ticket with its forms, refilled with a draft that was not saved.
+
+    A draft comes from an edit conflict (after the redirect that
+    `_apply_change` sends) or from a sign-in that ended while the form was
+    open. Each is put back once, then its cookie is cleared.
+    """
     signed_in: SignedIn = request["signed_in"]
-    form_state = _restored_form(request, signed_in)
+    conflict_state = None
+    if CONFLICT_COOKIE in request.cookies:
+        conflict_state = _conflict_form(request, signed_in)
+    restored_state = None if conflict_state else _restored_form(request, signed_in)
     response = await _render_ticket(
         request,
         request.match_info["reference"],
-        form_state=form_state,
-        restored=form_state is not None,
+        form_state=conflict_state or restored_state,
+        conflict=conflict_state is not None,
+        restored=restored_state is not None,
     )
-    if form_state is not None:
+    if CONFLICT_COOKIE in request.cookies:
+        _clear_cookie(request, response, CONFLICT_COOKIE)
+    if restored_state is not None:
         _clear_cookie(request, response, LOGIN_COOKIE)
     return response
 
@@ -1008,9 +1045,7 @@ async def _apply_change(
         logger.info(
             "Ticket %s changed before staff user %s saved", reference, signed_in.user_id
         )
-        return await _render_ticket(
-            request, reference, form_state=form_state, conflict=True, status=409
-        )
+        return await _conflict_response(request, reference, form_state, signed_in)
     except PermissionError as error:
         logger.info(
             "Staff user %s was denied a change of ticket %s",
@@ -1031,6 +1066,40 @@ async def _apply_change(
     return web.Response(
         status=303, headers={"Location": _ticket_url(reference, saved=saved)}
     )
+
+
+async def _conflict_response(
+    request: web.Request,
+    reference: str,
+    form_state: dict[str, Any],
+    signed_in: SignedIn,
+) -> web.StreamResponse:
+    """Send the browser back to the ticket page with the form it could not save.
+
+    A 303 redirect with the form state in a sealed cookie leaves the browser
+    on the ticket's own address, so a reload does not resubmit the stale form.
+    It needs no script, which the workspace's CSP limits to its own files.
+    """
+    draft = {
+        "reference": reference,
+        "uid": signed_in.user_id,
+        "form": form_state["form"],
+        "fields": {key: value for key, value in form_state.items() if key != "form"},
+    }
+    sealed = request.app[_CONFLICT_SEALER].seal(
+        {"draft": draft, "iat": int(_now(request).timestamp())}
+    )
+    if len(sealed) > MAX_COOKIE_CHARS:
+        # NOTE: a draft too long for a cookie (a long status note) is shown
+        # at the form's address, so reloading that page offers to resubmit.
+        return await _render_ticket(
+            request, reference, form_state=form_state, conflict=True, status=409
+        )
+    response = web.Response(
+        status=303, headers={"Location": _ticket_url(reference)}
+    )
+    _set_cookie(request, response, CONFLICT_COOKIE, sealed)
+    return response
 
 
 @staff_route()
@@ -1255,6 +1324,7 @@ def setup_workspace(app: web.Application) -> None:
     app[_TEMPLATES] = build_templates()
     app[_SESSION_SEALER] = CookieSealer(settings.app_secret, SESSION_PURPOSE)
     app[_LOGIN_SEALER] = CookieSealer(settings.app_secret, LOGIN_FORM_PURPOSE)
+    app[_CONFLICT_SEALER] = CookieSealer(settings.app_secret, CONFLICT_DRAFT_PURPOSE)
     app.middlewares.append(security_headers)
 
     router = app.router

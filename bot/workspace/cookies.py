@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 SESSION_PURPOSE = "hpsm workspace session v1"
 LOGIN_FORM_PURPOSE = "hpsm workspace login form v1"
+CONFLICT_DRAFT_PURPOSE = "hpsm workspace conflict draft v1"
 NONCE_BYTES = 12
 # Browsers keep at most about 4 KB a cookie (RFC 6265 section 6.1 asks for at
 # least 4096 bytes of name, value and attributes). A sign-in form carrying a

@@ -41,7 +41,7 @@ from bot.models import (
 )
 from bot.models import Ticket as TicketRow
 from bot.opt_outs import OPTED_OUT_ERROR
-from bot.privacy import RASA_EVENTS, has_events_table
+from bot.privacy import CANCELLED_SMS_ERROR, RASA_EVENTS, has_events_table
 from bot.reference import normalize_reference
 from bot.tickets import Ticket
 
@@ -318,6 +318,9 @@ def _sms_problem(row: OutboxMessage) -> str | None:
     if row.status == "failed":
         if row.last_error == OPTED_OUT_ERROR:
             return "the member's number opted out of texts (STOP)"
+        if row.last_error == CANCELLED_SMS_ERROR:
+            # The deletion cancelled it; Twilio did not reject it.
+            return "canceled because the member deleted the conversation"
         return f"Twilio did not take it ({row.last_error or 'no reason given'})"
     if row.status == "pending" and row.attempts and row.last_error:
         return f"an earlier attempt failed ({row.last_error}); it will be retried"

@@ -1,7 +1,8 @@
 """The coordinator queue: filtered, sorted, paginated lists of tickets.
 
 Every filter is an indexed equality or range, so that the count and page
-queries stay fast with 100,000 tickets. Status and due time use
+queries stay fast with 100,000 tickets. The exception is the language
+filter `other`, a NOT IN that the database may run as a scan of `tickets`. Status and due time use
 `ix_tickets_status_due_at`, and the assignee `ix_tickets_assignee_id_due_at`.
 The service filter is a semi-join on `ticket_services`, and a search matches
 the reference, phone or member id exactly (member ids ignoring case and the
@@ -15,15 +16,16 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Iterator, Mapping
 
 from sqlalchemy import and_, case, func, or_, select, union
 from sqlalchemy.orm import Session
 
-from bot.answers import LANGUAGE_NAMES, NATIVE_LANGUAGE_NAMES, parse_member_id
+from bot.answers import parse_member_id
 from bot.eligibility import SERVICES
+from bot.languages import GROUPED_CODES, HANDOFF_LANGUAGES, LANGUAGE_GROUPS, OTHER
 from bot.models import TICKET_STATUSES, StaffUser, Ticket, TicketService, utcnow
 from bot.reference import normalize_reference
 
@@ -40,11 +42,9 @@ SORTS = ("due", "-due", "created", "-created")
 MAX_PER_PAGE = 100
 # Far beyond any real queue; a larger number overflows the databases' OFFSET.
 MAX_PAGE = 1_000_000
-# The codes the hand-off form stores: what `bot.answers.parse_language`
-# returns, and `other` (see `actions/handoff.py`).
-LANGUAGES = tuple(
-    sorted(set(LANGUAGE_NAMES.values()) | set(NATIVE_LANGUAGE_NAMES.values()))
-) + ("other",)
+# Language filter values: the codes the hand-off stores (see
+# `bot.languages`), some of which stand for a group of codes.
+LANGUAGES = HANDOFF_LANGUAGES
 SEARCH_MAX_LENGTH = 64
 LANGUAGE_MAX_LENGTH = 16
 _TRUE = ("1", "true", "yes", "on")
@@ -60,7 +60,9 @@ class QueueFilters:
     Attributes:
         status: One status, or `open` for every status but `closed`.
         language: A preferred language code as the hand-off stores it, such
-            as `es` (see `LANGUAGES`).
+            as `es` or `yue` (see `LANGUAGES`). `zh` matches every Chinese
+            code, Cantonese included, and `other` every code outside
+            English, Spanish, Chinese and Tagalog, and no language at all.
         service: A service key from `bot.eligibility.SERVICES`, `ecm`, or
             `community_supports` for any service other than ECM.
         assignee: A staff user id, or `none` for unassigned tickets.
@@ -137,8 +139,10 @@ class QueueFilters:
             Validated filters.
 
         Raises:
-            ValueError: A value is invalid; the message names the parameter.
+            ValueError: A value is invalid, or a parameter is repeated; the
+                message names the parameter.
         """
+        reject_repeated(query)
 
         def text(key: str) -> str | None:
             value = query.get(key)
@@ -160,6 +164,29 @@ class QueueFilters:
         )
         filters.validate()
         return filters
+
+
+def reject_repeated(query: Mapping[str, str]) -> None:
+    """Reject a queue parameter given more than once, as in `?status=a&status=b`.
+
+    Repeated values are not combined: some clients read them as OR and FHIR
+    searches as AND, so using either one would surprise the other group.
+    Only a multi-valued mapping with `getall`, such as aiohttp's
+    `request.query`, can repeat a key.
+
+    Raises:
+        ValueError: The message starts with the parameter's name.
+    """
+    getall = getattr(query, "getall", None)
+    if getall is None:
+        return
+    for name in (item.name for item in fields(QueueFilters)):
+        count = len(getall(name, []))
+        if count > 1:
+            raise ValueError(
+                f"{name} is given {count} times; give it once, because repeated "
+                "values are not combined"
+            )
 
 
 def _parse_assignee(value: str | None) -> int | str | None:
@@ -208,6 +235,8 @@ class QueueRow:
     due_at: datetime | None
     created_at: datetime
     overdue: bool
+    # The member deleted the conversation, so the personal details are gone.
+    pseudonymised: bool = False
 
 
 @dataclass(frozen=True)
@@ -279,6 +308,19 @@ def _search_condition(search: str) -> Any:
     return Ticket.id.in_(union(*lookups).scalar_subquery())
 
 
+def _language_condition(language: str) -> Any:
+    """Match a language code, or every code of a group (see `bot.languages`)."""
+    if language == OTHER:
+        return or_(
+            Ticket.preferred_language.is_(None),
+            Ticket.preferred_language.not_in(GROUPED_CODES),
+        )
+    codes = LANGUAGE_GROUPS.get(language, (language,))
+    if len(codes) == 1:
+        return Ticket.preferred_language == codes[0]
+    return Ticket.preferred_language.in_(codes)
+
+
 def _filter_conditions(filters: QueueFilters) -> list[Any]:
     """Build the conditions of every filter except `overdue`."""
     conditions = []
@@ -287,7 +329,7 @@ def _filter_conditions(filters: QueueFilters) -> list[Any]:
     elif filters.status is not None:
         conditions.append(Ticket.status == filters.status)
     if filters.language is not None:
-        conditions.append(Ticket.preferred_language == filters.language)
+        conditions.append(_language_condition(filters.language))
     if filters.service is not None:
         if filters.service == COMMUNITY_SUPPORTS:
             service_match = TicketService.service.in_(SERVICES)
@@ -329,6 +371,7 @@ def _rows_statement(conditions: list[Any]) -> Any:
             StaffUser.display_name,
             Ticket.due_at,
             Ticket.created_at,
+            Ticket.pseudonymised_at,
         )
         .outerjoin(StaffUser, StaffUser.id == Ticket.assignee_id)
         .where(*conditions)
@@ -350,6 +393,7 @@ def _to_row(values: Any, now: datetime) -> QueueRow:
         overdue=values.due_at is not None
         and values.due_at < now
         and values.status != CLOSED,
+        pseudonymised=values.pseudonymised_at is not None,
     )
 
 
