@@ -30,6 +30,8 @@ calls (docs/crisis-detection.md lists them all):
 - A stroke or heart attack is an emergency only when it is happening ("I
   think I'm having a stroke"), not as history ("I had a stroke in 2019").
 - "I can't do this anymore" and "ya no puedo más" raise an alarm.
+- A colour ("blue", "morado") counts only about a person or a body part, or
+  with a verb of change ("turning blue"), so "my car is blue" is no alarm.
 
 The result never copies message text: only the category, the language and the
 name of the rule that fired.
@@ -411,6 +413,12 @@ SETS = {
                         "lastimandome", "maltratandome", "pateandome",
                         "empujandome", "jaloneandome", "violandome", "amenazarme",
                         "apunalarme", "acuchillarme", "dispararme"],
+    # "el" is left out because folding makes "él" (he) and "el" (the) one word.
+    "ES_SOMEONE_CLOSE": ["bebe", "nino", "nina", "hijo", "hija", "esposo", "esposa",
+                         "mama", "papa", "amigo", "amiga", "hermano", "hermana",
+                         "abuelo", "abuela", "tio", "tia", "primo", "prima", "novio",
+                         "novia", "pareja", "ella", "nieto", "nieta", "vecino",
+                         "vecina", "senor", "senora", "companero", "companera"],
     "BODY": ["arms", "arm", "wrists", "wrist", "legs", "leg", "thighs", "thigh",
              "skin", "stomach", "body", "chest", "hips", "ankles", "face"],
     "POSSESSIVE": ["my", "his", "her", "their", "your"],
@@ -465,6 +473,9 @@ class Rule:
             this, so "took 30 pills" fires and "took 2 tylenol" does not.
         unless_anywhere: the match is ignored when any word of the message is
             one of these ("my pills are ready" next to "pharmacy").
+        unless_before: the match is ignored when one of these words is among
+            the `_BEFORE_WINDOW` tokens before it in the same clause, so "my
+            hair is turning gray" is not an emergency.
         number_outside: when set to (low, high), a number in the match must be
             under `low` or over `high`, so "my sugar is 40" fires and "my sugar
             is 120" does not.
@@ -488,6 +499,7 @@ class Rule:
     min_number: int | None = None
     number_outside: tuple[int, int] | None = None
     unless_anywhere: frozenset = frozenset()
+    unless_before: frozenset = frozenset()
     kind: str = "danger"
 
 
@@ -514,6 +526,22 @@ _PHARMACY_WORDS = _words("pharmacy", "pharmacist", "pickup", "pick", "refill",
                          "refilled", "cvs", "walgreens", "rite", "farmacia",
                          "recoger", "surtir", "surtieron", "farmaceutico")
 _HAIR_WORDS = _words("el", "pelo", "cabello", "unas", "flequillo", "barba", "fleco")
+# Things whose colour changes ("my hair is turning gray", "el cielo se puso
+# gris"). A colour rule does not fire when one of them comes just before it.
+_COLOURED_THINGS = _words(
+    "hair", "beard", "sky", "skies", "clouds", "leaves", "leaf", "light", "lights",
+    "screen", "phone", "app", "icon", "button", "link", "page", "form", "paper",
+    "water", "paint", "sign", "bruise", "bruises", "pelo", "cabello", "canas",
+    "barba", "cielo", "dia", "hojas", "luz", "pantalla", "boton", "pagina",
+    "forma", "papel", "agua", "pintura", "moreton", "moretones",
+)
+# Cosmetic words, which explain a coloured body part ("her nails are painted
+# purple").
+_COSMETIC_WORDS = _words("painted", "paint", "polish", "lipstick", "makeup", "dye",
+                         "dyed", "tattoo", "eyeshadow", "pintadas", "pintados",
+                         "pintura", "esmalte", "maquillaje")
+_COLOURS = "blue|purple|gray|grey"
+_ES_COLOURS = "morado|morada|morados|moradas|azul|azules|gris|grises"
 _ABUSE_VERBS_OBJECT = ("hits|hit|hitting|beats|beat|beating|hurts|hurt|hurting|chokes|"
                        "choked|choking|strangled|strangling|strangles|abuses|abused|"
                        "abusing|raped|rapes|raping|attacked|attacking|attacks|punched|"
@@ -715,6 +743,11 @@ RULES = (
          "me|se ?ya ?@ES_FIRST_INTENT ?de ?a matar|mato|ahorcar|colgar|envenenar|"
          "aventar",
          1),
+    # "Me voy a dar un tiro", "pegarme un balazo": shooting oneself.
+    Rule("suicide.es.darme_tiro", "suicide", "es",
+         "darme|pegarme|meterme un tiro|balazo|plomazo", 1),
+    Rule("suicide.es.me_dar_tiro", "suicide", "es",
+         "me ?~ ?~ dar|pegar|meter un tiro|balazo|plomazo", 1),
     Rule("suicide.es.no_despertar", "suicide", "es",
          "dormir|dormirme ?~ ?y no ?volver ?a despertar|despertarme", 1),
     Rule("suicide.es.me_mato", "suicide", "es", "me mato", 1,
@@ -1137,8 +1170,15 @@ RULES = (
          "not catch ?my|her|his breathe", 1),
     Rule("medical.gasping", "medical_emergency", "en", "gasping|choking", 1,
          unless_next=_words("on", "hazard", "hazards")),
+    # A colour counts only with a verb of change or about a person or a body
+    # part, so "my car is blue" and "my secret is purple elephant" do not fire.
     Rule("medical.turning_blue", "medical_emergency", "en",
-         "turning|lips|face|is blue|purple|gray|grey", 1),
+         f"turning|turned|turn|turns|went|going|goes|getting {_COLOURS}", 1,
+         unless_before=_COLOURED_THINGS),
+    Rule("medical.person_is_blue", "medical_emergency", "en",
+         f"@SOMEONE_CLOSE is|are|'s|'re|was|looks|look|looking|seems|seem ?@ADV "
+         f"?so|all|very {_COLOURS}",
+         1),
     Rule("medical.having_event", "medical_emergency", "en",
          "having ?a|an ?@ADV ?bad|severe|big|terrible|major|massive|horrible "
          "@EMERGENCY_EVENT",
@@ -1202,9 +1242,18 @@ RULES = (
          "no ?~ ?puedo|puede|podia|deja|dejo|esta ?de @ES_BREATHE", 1,
          unless_next=_words("por")),
     Rule("medical.es.morado", "medical_emergency", "es",
-         "poniendo|puso|pone|esta|labios|cara ?~ morado|morada|azul|azules|moradas|"
-         "morados|gris|grises",
-         1),
+         f"poniendo|puso|pone|ponen|pusieron ?~ {_ES_COLOURS}", 1,
+         unless_before=_COLOURED_THINGS),
+    Rule("medical.es.labios_morados", "medical_emergency", "es",
+         f"labios|cara|piel|boca|dedos ~ ?~ {_ES_COLOURS}", 1,
+         unless_anywhere=_COSMETIC_WORDS),
+    Rule("medical.es.persona_morada", "medical_emergency", "es",
+         f"@ES_SOMEONE_CLOSE ?ya esta|estan|se ?ve|ven {_ES_COLOURS}", 1),
+    # A bare "está morado" fires because purple as a state describes a person.
+    # Blue and gray need a person above, because "el cielo está gris" is weather.
+    Rule("medical.es.esta_morado", "medical_emergency", "es",
+         "esta|estan morado|morada|morados|moradas", 1,
+         unless_before=_COLOURED_THINGS),
     Rule("medical.es.no_puede_hablar", "medical_emergency", "es",
          "no puede|puedo hablar|moverse|mover", 1,
          only_next=_words("y", "ni", "bien", "nada")),
@@ -1355,10 +1404,9 @@ RULES = (
          "incendio|fuego en|se esta|esta quemando ?mi|la|el casa|edificio|cuarto|"
          "cocina|carpa|apartamento",
          1),
-    Rule("medical.turned_blue", "medical_emergency", "en",
-         "turned|went|going|turn|turns blue|purple|gray|grey", 1),
     Rule("medical.blue_lips", "medical_emergency", "en",
-         "lips|skin|fingertips|fingers|nails ~ ?~ blue|purple|gray|grey", 1),
+         f"lips|skin|face|mouth|fingertips|fingers|nails|toes ~ ?~ {_COLOURS}", 1,
+         unless_anywhere=_COSMETIC_WORDS),
     Rule("medical.not_responding", "medical_emergency", "en",
          "@SOMEONE_CLOSE ?~ ?~ not|stopped responding|respond|responsive|reacting|"
          "moving",
@@ -1429,6 +1477,19 @@ _MATCHER = MatcherCache("en", _build_matcher)
 _RULES_BY_NAME = {rule.name: rule for rule in RULES}
 
 
+_BEFORE_WINDOW = 3
+
+
+def _words_before(doc, start: int) -> set[str]:
+    """Return the NORMs of up to `_BEFORE_WINDOW` words before `start`, in its clause."""
+    words: set[str] = set()
+    for token in reversed(doc[max(0, start - _BEFORE_WINDOW) : start]):
+        if token.text in _CLAUSE_PUNCT or token.norm_ in _CLAUSE_WORDS:
+            break
+        words.add(token.norm_)
+    return words
+
+
 def _accepts(rule: Rule, doc, start: int, end: int) -> bool:
     """Apply the rule's context conditions on the tokens around the match."""
     following = [t for t in doc[end:] if not t.is_space]
@@ -1445,6 +1506,8 @@ def _accepts(rule: Rule, doc, start: int, end: int) -> bool:
         if previous.norm_ in rule.unless_prev or previous.text in rule.unless_prev:
             return False
     if rule.unless_anywhere and any(t.norm_ in rule.unless_anywhere for t in doc):
+        return False
+    if rule.unless_before and _words_before(doc, start) & rule.unless_before:
         return False
     numbers = [int(t.text) for t in doc[start:end] if t.text.isdigit()]
     if rule.min_number is not None:

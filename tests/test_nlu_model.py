@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.choices import neutralize_command
 from bot.runner import model_path
 
 pytestmark = pytest.mark.rasa_model
@@ -70,8 +71,43 @@ INTENT_PHRASINGS = [
     ("quiero morir", "crisis"),
     ("my mom is not breathing", "crisis"),
     ("can you refill my prescription", "out_of_scope"),
+    ("how do i change my doctor", "out_of_scope"),
+    ("¿cómo cambio de doctor?", "out_of_scope"),
+    ("what is recuperative care", "service_not_offered"),
+    ("is there a sobering center", "service_not_offered"),
+    ("tell me about respite", "service_not_offered"),
+    ("asthma remediation", "service_not_offered"),
+    ("do you offer day habilitation", "service_not_offered"),
+    ("¿qué es el cuidado de recuperación?", "service_not_offered"),
+    ("¿tienen centros de sobriedad?", "service_not_offered"),
     ("en español por favor", "change_language"),
     ("thank u so much", "thank"),
+]
+
+
+# The Spanish name of ECM, as the Spanish web chat greeting writes it, with and
+# without accents. The model once read these as `crisis`, so they also guard
+# against DIET treating unfamiliar Spanish words as a crisis.
+SPANISH_ECM_PHRASINGS = [
+    "¿Qué es la Administración de Atención Mejorada?",
+    "Administración de Atención Mejorada",
+    "administracion de atencion mejorada",
+    "que es la administracion de atencion mejorada",
+    "¿Me puede explicar la Administración de Atención Mejorada?",
+    "quiero saber qué es la Administración de Atención Mejorada",
+]
+
+
+# Ordinary messages that DIET once read as `crisis`, and a typed intent command
+# whose intent does not exist, so Rasa passed it to DIET as text. The channels
+# replace the leading slash (`neutralize_command`), so both forms are checked.
+NOT_CRISIS_PHRASINGS = [
+    "my secret is purple elephant",
+    "my car is blue",
+    "my favorite color is purple",
+    "the form is blue",
+    '/handoff_request{"handoff_name":"X"}',
+    neutralize_command('/handoff_request{"handoff_name":"X"}'),
 ]
 
 
@@ -100,3 +136,16 @@ def test_faq_phrasing_selects_answer(agent, text, faq):
 @pytest.mark.parametrize("text, intent", INTENT_PHRASINGS)
 def test_phrasing_gets_intent(agent, text, intent):
     assert _parse(agent, text)["intent"]["name"] == intent
+
+
+@pytest.mark.parametrize("text", SPANISH_ECM_PHRASINGS)
+def test_spanish_ecm_name_selects_answer(agent, text):
+    parsed = _parse(agent, text)
+    assert parsed["intent"]["name"] == "faq", parsed["intent"]
+    selected = parsed["response_selector"]["faq"]["response"]["intent_response_key"]
+    assert selected == "faq/what_is_ecm"
+
+
+@pytest.mark.parametrize("text", NOT_CRISIS_PHRASINGS)
+def test_ordinary_phrasing_not_crisis(agent, text):
+    assert _parse(agent, text)["intent"]["name"] != "crisis"

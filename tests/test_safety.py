@@ -257,6 +257,9 @@ CONCEPT_CASES = [
     ("there's a guy outside my tent with a machete", "violence"),
     ("got shot in the leg, blood everywhere", "violence"),
     ("me dieron un balazo", "violence"),
+    ("me voy a pegar un tiro", "suicide"),
+    ("quiero darme un balazo", "suicide"),
+    ("ya me quiero dar un tiro", "suicide"),
     ("lo acuchillaron afuera del refugio", "violence"),
     ("mi ex está pateando la puerta", "violence"),
     ("someone is trying to break into my room right now", "violence"),
@@ -318,6 +321,8 @@ CONCEPT_NEAR_MISSES = [
     "i could sleep forever lol",
     "i take my meds with food",
     "tomo mis pastillas con agua",
+    "el jugador va a dar un tiro a la portería",
+    "voy a darme una vuelta por la clínica",
 ]
 
 
@@ -349,6 +354,64 @@ def test_numbers_and_drug_names(text, expected):
     found = detect_crisis(text)
     assert found is not None
     assert found.category == expected
+
+
+# A colour word is a sign of an emergency only about a person or a body part,
+# or with a verb of change ("turning blue"), unless a thing is turning.
+COLOUR_ALARMS = [
+    "my baby is turning blue",
+    "his lips are blue",
+    "she's turning purple",
+    "my dad's face is gray",
+    "he is purple",
+    "the baby looks blue",
+    "her skin is grey",
+    "he went blue",
+    "turning blue and can't talk",
+    "my friend is turning blue after using",
+    "her fingers are turning blue",
+    "my son's lips look gray",
+    "my dad's hair is gray and he's turning blue",
+    "mi bebé se está poniendo morado",
+    "mi hijo está morado",
+    "tiene los labios morados",
+    "su cara está gris",
+    "se puso azul",
+    "está morada",
+]
+COLOUR_ORDINARY = [
+    "my secret is purple elephant",
+    "my car is blue",
+    "my favorite color is purple",
+    "the form is blue",
+    "my son's favorite color is blue",
+    "her dress is purple",
+    "his car is grey",
+    "the sky is gray today",
+    "my hair is turning gray",
+    "my hair went grey",
+    "the leaves are turning purple",
+    "the screen turns blue when i log in",
+    "the baby blue one please",
+    "her nails are painted purple",
+    "el cielo está gris",
+    "la forma está azul",
+    "mi pelo se está poniendo gris",
+    "la pantalla se puso azul",
+    "compré unas camisas moradas",
+]
+
+
+@pytest.mark.parametrize("text", COLOUR_ALARMS)
+def test_colour_of_person_is_emergency(text):
+    found = detect_crisis(text)
+    assert found is not None, f"missed: {text!r}"
+    assert found.category == "medical_emergency", found.rule
+
+
+@pytest.mark.parametrize("text", COLOUR_ORDINARY)
+def test_colour_of_thing_quiet(text):
+    assert detect_crisis(text) is None
 
 
 @pytest.mark.parametrize(
