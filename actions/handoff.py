@@ -139,7 +139,11 @@ class ValidateHandoffForm(AnsweredSlotsValidation):
             dispatcher.utter_message(response=faq_response(tracker))
             return {slot: None}
         misses = int(tracker.get_slot("answer_misses") or 0) + 1
-        if misses < 2:
+        if misses < 2 and rephrase == f"utter_ask_{slot}":
+            # The form asks its question again after this, so saying it here
+            # too would show it twice.
+            dispatcher.utter_message(response="utter_answer_not_understood")
+        elif misses < 2:
             dispatcher.utter_message(response=rephrase)
         elif slot in OPTIONAL_SLOTS:
             dispatcher.utter_message(response="utter_offer_skip")

@@ -30,7 +30,9 @@ QUESTION_WORDS = frozenset(
     "are will would should qué que por cómo como cuál cual cuándo dónde quién "
     "puedo puede".split()
 )
-SIDE_QUESTION_INTENTS = frozenset({"faq", "why_ask", "out_of_scope", "greet", "thank"})
+SIDE_QUESTION_INTENTS = frozenset(
+    {"faq", "why_ask", "out_of_scope", "greet", "thank", "service_not_offered"}
+)
 
 
 def _question_slots(domain: dict[str, Any]) -> list[str]:
@@ -107,7 +109,7 @@ class ValidateScreeningForm(AnsweredSlotsValidation):
         classifier says.
         """
         intent = latest_intent(tracker)
-        if intent not in ("faq", "why_ask"):
+        if intent not in ("faq", "why_ask", "service_not_offered"):
             return False
         if intent == "faq" and not faq_response(tracker):
             return False
