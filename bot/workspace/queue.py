@@ -1,14 +1,16 @@
 """The coordinator queue: filtered, sorted, paginated lists of tickets.
 
 Every filter is an indexed equality or range, so that the count and page
-queries stay fast with 100,000 tickets. The exception is the language
-filter `other`, a NOT IN that the database may run as a scan of `tickets`. Status and due time use
+queries stay fast with 100,000 tickets. Status and due time use
 `ix_tickets_status_due_at`, and the assignee `ix_tickets_assignee_id_due_at`.
 The service filter is a semi-join on `ticket_services`, and a search matches
 the reference, phone or member id exactly (member ids ignoring case and the
 spaces or dashes typed inside them). Only the rows of one page are
 loaded, and `iter_queue` streams every match in keyset batches for the CSV
 export.
+
+NOTE: the language filter `other` is a NOT IN, which the database may run as
+a scan of `tickets`; the benchmark does not time it.
 """
 
 from __future__ import annotations
