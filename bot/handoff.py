@@ -48,7 +48,7 @@ _NAME_LEAD_IN = re.compile(
     r"^(?:(?:hi|hello|hey|hola|yes|yeah|sure|ok|okay|s[ií]|claro)[\s,.!]+)?"
     r"(?:my name is|my name's|name is|i am|i['\u2019]m|im|it['\u2019]s|its|"
     r"this is|(?:you can |just |please )?call me|me llamo|mi nombre es|"
-    r"me dicen|soy)\s+",
+    r"me dicen|ll[aá]meme|ll[aá]menme|d[ií]game|d[ií]ganme|soy)\s+",
     re.IGNORECASE,
 )
 _POLITE_ENDING = re.compile(

@@ -572,6 +572,10 @@ def test_start_over_and_end_chat_ask_first(assistant, page):
     confirm.locator("button", has_text="End chat and clear this device").click()
     expect(page.locator(DIALOG)).to_be_hidden()
     expect(page.locator(LAUNCHER)).to_be_focused()
+    # Reopened on the same page, the window no longer says the chat ended.
+    page.click(LAUNCHER)
+    expect(page.locator(DIALOG)).to_be_visible()
+    expect(page.locator(DIALOG)).not_to_contain_text("The chat ended")
     page.reload()
     open_chat(page, assistant.web_url + "/demo")
     expect(page.locator(USER_TEXT)).to_have_count(0)

@@ -821,6 +821,11 @@
   // ---- Dialog -----------------------------------------------------------
 
   function openDialog() {
+    // "The chat ended" and "You started a new conversation" describe what
+    // happened before the window closed, so they go when it opens again.
+    if (statusText.textContent === S.ended || statusText.textContent === S.newConversation) {
+      setStatus("");
+    }
     dialog.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
     root.classList.add("hpsm-chat-open");
