@@ -137,6 +137,10 @@
     loading: false,
     token: readToken(),
     everConnected: false,
+    // Whether the server confirmed a session on the current connection.
+    // Messages wait for it: the server handles events concurrently, so one
+    // sent right after `connect` could arrive before the session is bound.
+    bound: false,
     unreachableTimer: null,
     // A notice to show under the next history, once it is rendered.
     noticeAfterHistory: null,
@@ -493,11 +497,14 @@
         delete state.pending[id];
       }
     });
-    // The rest were not received (or not yet stored): they stay on screen.
+    // The rest were not received (or not yet stored): they stay on screen,
+    // marked "not sent" unless they were sent again on this connection.
     Object.keys(state.pending).forEach(function (id) {
       var entry = state.pending[id];
       log.appendChild(entry.node);
-      markNotSent(entry);
+      if (!entry.inFlight) {
+        markNotSent(entry);
+      }
     });
     if (state.noticeAfterHistory) {
       appendNotice(state.noticeAfterHistory);
@@ -578,12 +585,17 @@
     }
     on("connect", function () {
       state.everConnected = true;
-      connectionRestored();
+      state.bound = false;
       requestSession();
     });
     on("session_confirm", function (token) {
       state.token = String(token);
       writeToken(state.token);
+      if (!state.bound) {
+        state.bound = true;
+        connectionRestored();
+        sendWaitingMessages();
+      }
     });
     on("history", function (data) {
       if (data && data.expired === true) {
@@ -645,9 +657,11 @@
       }
     });
     on("disconnect", function (reason) {
+      state.bound = false;
       showTyping(false);
       // Nothing unanswered is lost: it is marked "not sent" until resent.
       Object.keys(state.pending).forEach(function (id) {
+        state.pending[id].inFlight = false;
         markNotSent(state.pending[id]);
       });
       setStatus(S.reconnecting);
@@ -699,7 +713,7 @@
   // ---- Sending ----------------------------------------------------------
 
   function canSend() {
-    if (state.socket && state.socket.connected && state.token) {
+    if (state.socket && state.socket.connected && state.bound && state.token) {
       return true;
     }
     appendNotice(S.notConnected);
@@ -757,8 +771,10 @@
       payload.message = entry.text;
     }
     showTyping(true);
+    entry.inFlight = true;
     state.socket.emit("user_uttered", payload, function (ack) {
       var status = ack && ack.status;
+      entry.inFlight = false;
       if ((status === "answered" || status === "duplicate") && state.pending[entry.id]) {
         clearNotSent(entry);
         delete state.pending[entry.id];
@@ -770,15 +786,32 @@
   }
 
   function resend(entry) {
-    if (!state.pending[entry.id] || !canSend()) {
+    if (!state.pending[entry.id]) {
       return;
     }
     var hadFocus = entry.node.contains(document.activeElement);
     clearNotSent(entry);
-    emitMessage(entry);
+    if (state.socket && state.socket.connected && state.bound && state.token) {
+      emitMessage(entry);
+    } else {
+      // Still reconnecting: the message goes once the session is confirmed.
+      entry.resendWhenBound = true;
+      setStatus(state.everConnected ? S.reconnecting : S.connecting);
+    }
     if (hadFocus) {
       input.focus();
     }
+  }
+
+  function sendWaitingMessages() {
+    Object.keys(state.pending).forEach(function (id) {
+      var entry = state.pending[id];
+      if (entry.resendWhenBound) {
+        entry.resendWhenBound = false;
+        clearNotSent(entry);
+        emitMessage(entry);
+      }
+    });
   }
 
   function sendMessage(shown, text, choice) {
@@ -911,6 +944,7 @@
     var hadConversation = Boolean(state.token);
     var old = state.socket;
     state.socket = null;
+    state.bound = false;
     if (old) {
       old.disconnect();
     }
