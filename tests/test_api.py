@@ -403,7 +403,6 @@ async def test_patch_close_needs_reason(api):
             "version": 1,
             "status": "closed",
             "close_reason": "declined",
-            "status_date": date.today().isoformat(),
         },
     )
     assert status == 200
